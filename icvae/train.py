@@ -106,7 +106,7 @@ def make_train_step(graphdef, optimizer, config, *, jit=True):
                                   config)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = dict(metrics, grad_norm=optax.global_norm(grads))
+    metrics = dict(metrics, grad_norm=optax.tree.norm(grads))
     return state._replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
   return jax.jit(train_step, donate_argnums=0) if jit else train_step
