@@ -198,7 +198,8 @@ def _builder_class():
               'image': tfds.features.Tensor(shape=(28, 28), dtype=np.uint8),
               'label': tfds.features.Tensor(shape=(), dtype=np.int64),
           }),
-          supervised_keys=('image', 'label'))
+          supervised_keys=('image', 'label'),
+          disable_shuffling=True)  # keep the files' order (TFDS shuffles by key otherwise)
 
     def _split_generators(self, dl_manager):
       del dl_manager  # the files are local; find_source did any download
@@ -236,7 +237,8 @@ def load(name, data_dir=None, cache_dir=None, allow_download=True):
     read_split(source, split)
   if _BUILDER is None:
     _BUILDER = _builder_class()
-  prepared = pathlib.Path(cache_dir or default_cache_dir()) / 'tfds' / name / _fingerprint(source)
+  prepared = (pathlib.Path(cache_dir or default_cache_dir()) / 'tfds-v2' / name
+              / _fingerprint(source))
   builder = _BUILDER(source_dir=source, data_dir=str(prepared), file_format='array_record')
   builder.download_and_prepare()
   sources = builder.as_data_source()

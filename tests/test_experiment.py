@@ -1,0 +1,224 @@
+"""Experiment binaries: flag validation, resume, refusal, NaN stop, sharding, SIGKILL."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+import icvae
+from icvae import data
+from icvae import experiment
+from icvae import train
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FLAGFILE = ROOT / 'experiments' / 'flags' / 'mnist_smoke.flags'
+
+
+def _tiny_dataset(n_train=256, n_test=100, seed=0):
+  rng = np.random.default_rng(seed)
+  return data.Dataset(rng.uniform(size=(n_train, 28, 28)).astype(np.float32),
+                      rng.integers(0, 10, n_train).astype(np.int32),
+                      rng.uniform(size=(n_test, 28, 28)).astype(np.float32),
+                      rng.integers(0, 10, n_test).astype(np.int32))
+
+
+def _tiny_config(workdir, **overrides):
+  values = dict(hidden_features=16, num_epochs=2, batch_size=64, learning_rate=1e-3,
+                checkpoint_every=1, eval_batch_size=50, workdir=str(workdir), progress=False)
+  values.update(overrides)
+  return experiment.ExperimentConfig(**values)
+
+
+def _params_of_checkpoint(directory, epoch):
+  import orbax.checkpoint as ocp
+  manager = ocp.CheckpointManager(pathlib.Path(directory).absolute())
+  restored = manager.restore(epoch, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore()))
+  return jax.tree.map(np.asarray, restored['state'])
+
+
+# --- flags -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def parsed_flags():
+  from experiments import common  # defines the flags
+  del common
+  with flagsaver.flagsaver():
+    flags.FLAGS.unparse_flags()
+    yield flags.FLAGS
+
+
+@pytest.mark.parametrize('argv,flag', [
+    (['--latent_dim=21'], '--latent_dim'),
+    (['--num_categories=1'], '--num_categories'),
+    (['--beta_info=-1'], '--beta_info'),
+    (['--beta_cont=nan'], '--beta_cont'),
+    (['--learning_rate=0'], '--learning_rate'),
+    (['--batch_size=0'], '--batch_size'),
+    (['--batch_size=60001'], '--batch_size'),
+    (['--workdir={a_file}/sub'], '--workdir'),
+    (['--num_epochs=0'], '--num_epochs'),
+    (['--delta=0'], '--delta'),
+])
+def test_bad_flags_name_the_flag(parsed_flags, tmp_path, argv, flag):
+  from absl import app
+  from experiments import common
+  a_file = tmp_path / 'a_file'
+  a_file.write_text('')
+  argv = [arg.format(a_file=a_file) for arg in argv]
+  parsed_flags(['prog', f'--flagfile={FLAGFILE}', f'--workdir={tmp_path}/w'] + argv)
+  with pytest.raises(app.UsageError, match=flag):
+    common.config_from_flags('mnist')
+
+
+def test_good_flags_build_the_config(parsed_flags, tmp_path):
+  from experiments import common
+  parsed_flags(['prog', f'--flagfile={ROOT}/experiments/flags/mnist_infocatvae.flags',
+                f'--workdir={tmp_path}/w', '--latent_dim=30', '--delta=3'])
+  config = common.config_from_flags('mnist')
+  assert (config.delta, config.beta_info, config.learning_rate) == (3, 100.0, 1e-4)
+  assert config.loss_config().weights.beta_info == 100.0
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--model=gan'], 'model'),
+    (['--beta_info=-1'], '--beta_info'),
+    (['--workdir={a_file}/x'], '--workdir'),
+])
+def test_binary_exits_nonzero_and_writes_nothing(tmp_path, argv, message):
+  workdir = tmp_path / 'never'
+  a_file = tmp_path / 'a_file'
+  a_file.write_text('')
+  argv = [arg.format(a_file=a_file) for arg in argv]
+  args = [sys.executable, '-m', 'experiments.mnist', f'--flagfile={FLAGFILE}',
+          f'--workdir={workdir}', '--data_dir=/nonexistent'] + argv
+  result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert result.returncode != 0
+  assert message in result.stderr
+  assert not workdir.exists()
+
+
+# --- resume, refusal, NaN ----------------------------------------------------------------
+
+
+def test_foreign_workdir_is_refused(tmp_path):
+  dataset = _tiny_dataset()
+  experiment.train_and_evaluate(_tiny_config(tmp_path, num_epochs=1), dataset)
+  with pytest.raises(experiment.ExperimentError, match='delta'):
+    experiment.train_and_evaluate(_tiny_config(tmp_path, delta=3), dataset)
+  # Extending the run is allowed and resumes.
+  experiment.train_and_evaluate(_tiny_config(tmp_path, num_epochs=2), dataset)
+  records = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert [r['epoch'] for r in records] == [1, 2]
+  assert {'train/loss', 'test/elbo', 'test/clustering_accuracy'} <= set(records[-1])
+  assert json.loads((tmp_path / 'config.json').read_text())['num_epochs'] == 2
+  assert list((tmp_path / 'tensorboard').iterdir())
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+  good = _tiny_dataset()
+  experiment.train_and_evaluate(_tiny_config(tmp_path, num_epochs=2), good)
+  bad = good._replace(train_images=np.full_like(good.train_images, np.nan))
+  with pytest.raises(experiment.ExperimentError, match='epoch 3'):
+    experiment.train_and_evaluate(_tiny_config(tmp_path, num_epochs=3), bad)
+  assert sorted(int(p.name) for p in (tmp_path / 'checkpoints').iterdir()
+                if p.name.isdigit()) == [1, 2]
+  params = _params_of_checkpoint(tmp_path / 'checkpoints', 2)
+  assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(params))
+
+
+def test_resume_is_bit_identical_to_uninterrupted(tmp_path):
+  dataset = _tiny_dataset()
+  experiment.train_and_evaluate(_tiny_config(tmp_path / 'a', num_epochs=3), dataset)
+  experiment.train_and_evaluate(_tiny_config(tmp_path / 'b', num_epochs=1), dataset)
+  experiment.train_and_evaluate(_tiny_config(tmp_path / 'b', num_epochs=3), dataset)
+  a = _params_of_checkpoint(tmp_path / 'a' / 'checkpoints', 3)
+  b = _params_of_checkpoint(tmp_path / 'b' / 'checkpoints', 3)
+  jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+def test_restore_from_checks_the_architecture(tmp_path):
+  dataset = _tiny_dataset()
+  experiment.train_and_evaluate(_tiny_config(tmp_path / 'a', num_epochs=1), dataset)
+  state = experiment.train_and_evaluate(
+      _tiny_config(tmp_path / 'b', num_epochs=1, learning_rate=1e-4,
+                   restore_from=str(tmp_path / 'a' / 'checkpoints')), dataset)
+  assert int(state.step) == 4  # restarted from step 0
+  with pytest.raises(experiment.ExperimentError, match='restore_from'):
+    experiment.train_and_evaluate(
+        _tiny_config(tmp_path / 'c', num_epochs=1, hidden_features=32,
+                     restore_from=str(tmp_path / 'a' / 'checkpoints')), dataset)
+
+
+# --- sharding ----------------------------------------------------------------------------
+
+
+def test_four_devices_match_one_device():
+  assert jax.device_count() >= 4, 'conftest sets 4 CPU devices'
+  images = jax.random.uniform(jax.random.key(0), (512, 784))
+  results = []
+  for devices in (jax.devices()[:1], jax.devices()[:4]):
+    mesh = train.data_mesh(devices)
+    model = icvae.mlp_catvae(hidden_features=32, seed=1)
+    optimizer = optax.adam(1e-3)
+    config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, 100.0))
+    graphdef, state = icvae.create_train_state(model, optimizer)
+    epoch = train.make_train_epoch(graphdef, optimizer, config, 64, mesh)
+    state = train.replicate(state, mesh)
+    x = train.replicate(images, mesh)
+    for e in range(2):
+      state, metrics = epoch(state, x, jax.random.key(2), e)
+    results.append((jax.tree.map(np.asarray, state.params), float(metrics['loss'])))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5),
+               results[0][0], results[1][0])
+  assert results[0][1] == pytest.approx(results[1][1], rel=1e-4)
+
+
+# --- end to end on real MNIST ------------------------------------------------------------
+
+
+
+@pytest.mark.slow
+def test_smoke_trains_and_resumes_after_sigkill(tmp_path, mnist_dir):
+  env = dict(os.environ, ICVAE_CACHE_DIR=str(tmp_path / 'cache'))
+  command = lambda w: [sys.executable, '-m', 'experiments.mnist', f'--flagfile={FLAGFILE}',
+                       f'--workdir={w}', f'--data_dir={mnist_dir}']
+  whole = subprocess.run(command(tmp_path / 'whole'), cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+  assert whole.returncode == 0, whole.stderr[-3000:]
+  for name in ('config.json', 'metrics.jsonl', 'checkpoints', 'tensorboard'):
+    assert (tmp_path / 'whole' / name).exists(), name
+  records = [json.loads(l) for l in (tmp_path / 'whole' / 'metrics.jsonl').read_text()
+             .splitlines()]
+  assert records[-1]['train/loss'] < records[0]['train/loss']
+  assert records[-1]['test/clustering_accuracy'] > 0.15
+  assert 'epoch 3/3' in whole.stderr
+
+  killed = subprocess.Popen(command(tmp_path / 'killed'), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  first = tmp_path / 'killed' / 'checkpoints' / '1'
+  deadline = time.time() + 240
+  while not first.exists() and time.time() < deadline and killed.poll() is None:
+    time.sleep(0.05)
+  killed.send_signal(signal.SIGKILL)
+  killed.wait()
+  assert not (tmp_path / 'killed' / 'checkpoints' / '3').exists(), 'killed too late'
+  resumed = subprocess.run(command(tmp_path / 'killed'), cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'resuming' in resumed.stderr
+  jax.tree.map(np.testing.assert_array_equal,
+               _params_of_checkpoint(tmp_path / 'whole' / 'checkpoints', 3),
+               _params_of_checkpoint(tmp_path / 'killed' / 'checkpoints', 3))
