@@ -15,7 +15,6 @@ from icvae import data
 from icvae import experiment
 
 FLAGS = flags.FLAGS
-_DEFAULTS = experiment.ExperimentConfig()
 
 flags.DEFINE_enum('model', 'infocatvae', ['catvae', 'infocatvae'],
                   'CatVAE (no information term) or InfoCatVAE.')

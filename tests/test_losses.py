@@ -177,7 +177,6 @@ def test_expected_reconstruction_equals_per_category_loop():
 def test_expected_reconstruction_samples_z_from_each_category_posterior():
   # Decoder = identity on a 1-d "image"; Gaussian likelihood; E over z has a closed form:
   # E log N(x; z, 1) = -0.5 ((x - m)^2 + s^2) - 0.5 log 2 pi for z ~ N(m, s^2).
-  k = 3
   m = jnp.array([[[0.5], [-1.0], [2.0]]])
   logvar = jnp.log(jnp.array([[[0.3], [0.5], [2.0]]]))
   logits = jnp.log(jnp.array([[0.2, 0.3, 0.5]]))
@@ -191,7 +190,6 @@ def test_expected_reconstruction_samples_z_from_each_category_posterior():
                           - 0.5 * np.log(2 * np.pi)))
   est = np.asarray(estimates)[:, 0]
   assert abs(est.mean() - truth) < 5 * est.std() / np.sqrt(len(est))
-  assert k == m.shape[1]
 
 
 def test_soft_code_reconstruction_decodes_once_from_soft_heads():
