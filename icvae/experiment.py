@@ -53,6 +53,7 @@ class ExperimentConfig:
   hidden_features: int = 400
   dropout_rate: float = 0.25
   learned_prior: bool = False
+  compute_dtype: str = 'float32'
   beta_cont: float = 10.0
   beta_cat: float = 10.0
   beta_info: float = 100.0
@@ -81,7 +82,7 @@ class ExperimentConfig:
     return models.mlp_catvae(num_categories=self.num_categories, delta=self.delta,
                              prior_scale=self.prior_scale, hidden_features=self.hidden_features,
                              dropout_rate=self.dropout_rate, learned_prior=self.learned_prior,
-                             seed=self.seed)
+                             seed=self.seed, compute_dtype=self.compute_dtype)
 
 
 def _jsonable(value):

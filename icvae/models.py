@@ -18,12 +18,86 @@ Dropout is explicit: every call takes an optional PRNG key, and `key=None` means
 (dropout off). Unlike the published code, dropout is therefore never on at evaluation.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from icvae import losses
 from icvae import priors
+
+
+COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+
+
+@jax.custom_vjp
+def _bf16_matmul(x, kernel):
+  """x @ kernel with bfloat16 inputs, float32 accumulation and output, both ways.
+
+  The backward products also take bfloat16 inputs and accumulate in float32 (a plain
+  dot_general with a float32 result would transpose into float32 products, and a bfloat16
+  result would round every accumulation: both are slower on CPU).
+  """
+  return _bf16_matmul_fwd(x, kernel)[0]
+
+
+def _bf16_dot(a, b, contracting):
+  return jax.lax.dot_general(a.astype(jnp.bfloat16), b.astype(jnp.bfloat16),
+                             (contracting, ((), ())), preferred_element_type=jnp.float32)
+
+
+def _bf16_matmul_fwd(x, kernel):
+  return _bf16_dot(x, kernel, ((x.ndim - 1,), (0,))), (x, kernel)
+
+
+def _bf16_matmul_bwd(residuals, grad):
+  x, kernel = residuals
+  grad_x = _bf16_dot(grad, kernel, ((grad.ndim - 1,), (1,)))
+  batch_axes = tuple(range(x.ndim - 1))
+  grad_kernel = _bf16_dot(x, grad, (batch_axes, batch_axes))
+  return grad_x.astype(x.dtype), grad_kernel.astype(kernel.dtype)
+
+
+_bf16_matmul.defvjp(_bf16_matmul_fwd, _bf16_matmul_bwd)
+
+
+def _dense(linear, x, compute_dtype):
+  """linear(x) in float32, or with `_bf16_matmul` when compute_dtype is bfloat16."""
+  if compute_dtype == jnp.float32:
+    return linear(x)
+  return _bf16_matmul(x, linear.kernel[...]) + linear.bias[...]
+
+
+def dropout_keep_mask(key, rate, shape):
+  """Boolean keep-mask with P(keep) = 1 - rate, from as few random bits as is exact.
+
+  Threefry costs one 32-bit word per draw, and on a CPU it is a visible part of a training
+  step. When (1 - rate) * 256 is an integer (e.g. rate 0.25 -> keep if byte < 192) every
+  32-bit word is cut into four independent uniform bytes, so a mask costs a quarter of the
+  words, and P(keep) is still exactly 1 - rate; likewise 16-bit pieces when
+  (1 - rate) * 65536 is an integer. Any other rate falls back to `jax.random.bernoulli`.
+  """
+  size = math.prod(shape)
+  for bits, dtype in ((8, jnp.uint8), (16, jnp.uint16)):
+    threshold = (1.0 - rate) * 2 ** bits
+    if threshold == int(threshold):
+      per_word = 32 // bits
+      words = jax.random.bits(key, (-(-size // per_word),), jnp.uint32)
+      pieces = jax.lax.bitcast_convert_type(words, dtype).reshape(-1)[:size]
+      return (pieces < jnp.asarray(int(threshold), dtype)).reshape(shape)
+  return jax.random.bernoulli(key, 1.0 - rate, shape)
+
+
+def dropout(x, rate, key=None):
+  """Inverted dropout: zero each unit with probability `rate`, scale the rest by 1/(1-rate).
+
+  `key=None` (evaluation) or rate 0 returns x unchanged, so E[dropout(x)] = x either way.
+  """
+  if key is None or rate == 0:
+    return x
+  keep = dropout_keep_mask(key, rate, x.shape)
+  return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
 
 
 class MLPEncoder(nnx.Module):
@@ -33,16 +107,18 @@ class MLPEncoder(nnx.Module):
   table's order needs no care.
   """
 
-  def __init__(self, in_features=784, hidden_features=400, dropout_rate=0.25, *, rngs):
+  def __init__(self, in_features=784, hidden_features=400, dropout_rate=0.25,
+               compute_dtype=jnp.float32, *, rngs):
     self.in_features = in_features
     self.features = hidden_features
     self.dense = nnx.Linear(in_features, hidden_features, rngs=rngs)
-    self.dropout = nnx.Dropout(dropout_rate)
+    self.compute_dtype = compute_dtype
+    self.dropout_rate = dropout_rate
 
   def __call__(self, x, key=None):
-    """(B, *event) -> (B, hidden). Flattens the event axes first."""
-    h = self.dense(x.reshape(x.shape[0], -1))
-    return jax.nn.relu(self.dropout(h, deterministic=key is None, rngs=key))
+    """(B, *event) -> (B, hidden) float32 features. Flattens the event axes first."""
+    h = _dense(self.dense, x.reshape(x.shape[0], -1), self.compute_dtype)
+    return jax.nn.relu(dropout(h, self.dropout_rate, key))
 
 
 class MLPDecoder(nnx.Module):
@@ -55,19 +131,20 @@ class MLPDecoder(nnx.Module):
   """
 
   def __init__(self, latent_dim, hidden_features=400, out_shape=(784,), dropout_rate=0.25,
-               *, rngs):
+               compute_dtype=jnp.float32, *, rngs):
     self.out_shape = tuple(out_shape)
     out_features = 1
     for size in self.out_shape:
       out_features *= size
     self.hidden = nnx.Linear(latent_dim, hidden_features, rngs=rngs)
     self.out = nnx.Linear(hidden_features, out_features, rngs=rngs)
-    self.dropout = nnx.Dropout(dropout_rate)
+    self.compute_dtype = compute_dtype
+    self.dropout_rate = dropout_rate
 
   def __call__(self, z, key=None):
-    """(..., d) -> (..., *out_shape) logits."""
-    h = jax.nn.relu(self.dropout(self.hidden(z), deterministic=key is None, rngs=key))
-    return self.out(h).reshape(*z.shape[:-1], *self.out_shape)
+    """(..., d) -> (..., *out_shape) float32 logits."""
+    h = jax.nn.relu(dropout(_dense(self.hidden, z, self.compute_dtype), self.dropout_rate, key))
+    return _dense(self.out, h, self.compute_dtype).reshape(*z.shape[:-1], *self.out_shape)
 
 
 def _linear_on_concat(linear, features, code):
@@ -143,18 +220,29 @@ class CategoricalVAE(nnx.Module):
 
 
 def mlp_catvae(*, num_categories=10, delta=2, prior_scale=2.0, input_shape=(784,),
-               hidden_features=400, dropout_rate=0.25, learned_prior=False, seed=0):
+               hidden_features=400, dropout_rate=0.25, learned_prior=False, seed=0,
+               compute_dtype='float32'):
   """The MLP CatVAE / InfoCatVAE of Table 2 (appendix B), every size an argument.
 
   Defaults are the paper's MNIST setting: K = 10, d = K * delta = 20, lambda = 2, hidden 400,
   dropout 0.25, with the fixed block prior of eq. (8).
+
+  compute_dtype: 'float32' (default, the paper's math) or 'bfloat16' for the four large
+  layers (784 x 400 each): their inputs and kernels are rounded to bfloat16 for the matmul
+  (mixed precision; parameters, optimiser state, the small heads, and every loss term stay
+  float32, and the layers' outputs are cast back to float32). On CPUs with AMX, and on TPUs,
+  this is several times faster; it is not the same arithmetic as float32.
   """
+  if compute_dtype not in COMPUTE_DTYPES:
+    raise ValueError(f'compute_dtype must be one of {tuple(COMPUTE_DTYPES)}, '
+                     f'got {compute_dtype!r}.')
+  dtype = COMPUTE_DTYPES[compute_dtype]
   rngs = nnx.Rngs(seed)
   prior = priors.BlockPrior(num_categories, delta, prior_scale, learned=learned_prior)
   in_features = 1
   for size in input_shape:
     in_features *= size
-  encoder = MLPEncoder(in_features, hidden_features, dropout_rate, rngs=rngs)
-  decoder = MLPDecoder(prior.latent_dim, hidden_features, input_shape, dropout_rate,
+  encoder = MLPEncoder(in_features, hidden_features, dropout_rate, dtype, rngs=rngs)
+  decoder = MLPDecoder(prior.latent_dim, hidden_features, input_shape, dropout_rate, dtype,
                        rngs=rngs)
   return CategoricalVAE(encoder, decoder, prior, rngs=rngs)

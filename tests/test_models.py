@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+import pytest
 
 from icvae import models
 
@@ -64,3 +65,49 @@ def test_dropout_only_with_a_key():
   np.testing.assert_array_equal(a, model.classify(x, jax.random.key(1)))
   z = jnp.ones((3, 20))
   assert not np.allclose(model.decode(z, jax.random.key(1)), model.decode(z))
+
+
+@pytest.mark.parametrize('rate', [0.25, 0.5, 0.3, 0.1])
+def test_dropout_keeps_with_probability_one_minus_rate(rate):
+  # 0.25 and 0.5 use 8-bit pieces of each random word, 0.1 16-bit ones, 0.3 the fallback.
+  shape = (400, 500)
+  keep = np.asarray(models.dropout_keep_mask(jax.random.key(1), rate, shape))
+  assert keep.shape == shape and keep.dtype == bool
+  n = keep.size
+  tolerance = 5 * np.sqrt(rate * (1 - rate) / n)  # 5 binomial standard errors
+  assert abs(keep.mean() - (1 - rate)) < tolerance
+  # Neighbouring units (which may share a random word) are independent: the frequency of
+  # both kept is (1 - rate)^2.
+  flat = keep.reshape(-1)
+  both = np.mean(flat[0::2] & flat[1::2])
+  assert abs(both - (1 - rate) ** 2) < 5 * np.sqrt((1 - rate) ** 2 / (n / 2))
+  # Independent across keys.
+  other = np.asarray(models.dropout_keep_mask(jax.random.key(2), rate, shape))
+  assert abs(np.mean(keep & other) - (1 - rate) ** 2) < 5 * np.sqrt((1 - rate) ** 2 / n)
+
+
+def test_dropout_is_unbiased_and_identity_without_key():
+  x = jnp.full((2000, 300), 3.0)
+  y = models.dropout(x, 0.25, jax.random.key(0))
+  assert set(np.unique(np.asarray(y)).tolist()) == {0.0, 4.0}
+  np.testing.assert_allclose(float(y.mean()), 3.0, rtol=5e-3)
+  assert models.dropout(x, 0.25, None) is x
+
+
+def test_bfloat16_compute_is_close_to_float32_and_keeps_float32_params():
+  x = jax.random.uniform(jax.random.key(0), (8, 784))
+  f32 = models.mlp_catvae(seed=3)
+  bf16 = models.mlp_catvae(seed=3, compute_dtype='bfloat16')
+  kernel = bf16.encoder.dense.kernel[...]
+  assert kernel.dtype == jnp.float32
+  np.testing.assert_array_equal(kernel, f32.encoder.dense.kernel[...])
+  post32, post16 = f32.encode(x), bf16.encode(x)
+  assert post16.logits.dtype == jnp.float32 and post16.mean.dtype == jnp.float32
+  # bfloat16 keeps 8 significant bits: relative error around 2^-8 on these sums.
+  np.testing.assert_allclose(post16.mean, post32.mean, atol=0.05, rtol=0.05)
+  out32, out16 = f32.decode(post32.mean[:, 0]), bf16.decode(post32.mean[:, 0])
+  assert out16.dtype == jnp.float32
+  np.testing.assert_allclose(out16, out32, atol=0.05, rtol=0.05)
+  assert not np.array_equal(out16, out32)  # it really computes in bfloat16
+  with pytest.raises(ValueError, match='compute_dtype'):
+    models.mlp_catvae(compute_dtype='float16')

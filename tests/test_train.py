@@ -11,11 +11,12 @@ from scipy import optimize
 import icvae
 
 
-def _setup(reconstruction='expected', beta_info=100.0, seed=0, lr=1e-3, **model_kwargs):
+def _setup(reconstruction='expected', beta_info=100.0, seed=0, lr=1e-3, optimizer=None,
+           **model_kwargs):
   kwargs = dict(num_categories=4, delta=2, input_shape=(64,), hidden_features=32, seed=seed)
   kwargs.update(model_kwargs)
   model = icvae.mlp_catvae(**kwargs)
-  optimizer = optax.adam(lr)
+  optimizer = optimizer or optax.adam(lr)
   config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, beta_info),
                             reconstruction=reconstruction)
   graphdef, state = icvae.create_train_state(model, optimizer)
@@ -34,7 +35,9 @@ def _run(train_step, state, batches, key):
 
 @pytest.mark.parametrize('reconstruction', ['expected', 'soft_code'])
 def test_jit_and_no_jit_agree(reconstruction):
-  graphdef, state, optimizer, config = _setup(reconstruction)
+  # SGD, not Adam: Adam turns float-rounding noise in a near-zero gradient into an update of
+  # +-lr, which would make this comparison of two compilations ill-conditioned.
+  graphdef, state, optimizer, config = _setup(reconstruction, optimizer=optax.sgd(0.05))
   batches = _batches(3)
   key = jax.random.key(0)
   jitted = icvae.make_train_step(graphdef, optimizer, config)
