@@ -51,6 +51,16 @@ flags.DEFINE_integer('checkpoint_every', 10, 'Save a checkpoint every this many 
 flags.DEFINE_string('restore_from', None, 'Start from the latest checkpoint of this '
                     'checkpoints folder (a fresh run; parameters and optimiser state).')
 flags.DEFINE_boolean('progress', True, 'Show a progress bar when stderr is a terminal.')
+flags.DEFINE_boolean('final_eval', True, 'Run experiments.evaluate on the workdir when '
+                     'training ends (report.json and figures in <workdir>/eval).')
+# Evaluation sizes (experiments.evaluate and --final_eval).
+flags.DEFINE_integer('iwae_samples', 1000, 'S of the importance-weighted bound.')
+flags.DEFINE_integer('iwae_examples', 0, 'Test images for the bound; 0: all.')
+flags.DEFINE_integer('num_generated', 10000, 'Generated samples for the information '
+                     'cross-entropy and the Parzen log-likelihood (the paper: 10,000).')
+flags.DEFINE_integer('kde_train_examples', 0, 'Training images the Parzen KDE is fitted '
+                     'on; 0: all (the paper: 60,000).')
+flags.DEFINE_integer('kde_folds', 5, 'Cross-validation folds of the KDE bandwidth search.')
 
 
 def _writable(path):
@@ -122,9 +132,19 @@ def config_from_flags(dataset):
       restore_from=FLAGS.restore_from or '', progress=FLAGS.progress)
 
 
-def run(dataset):
-  """Validates the flags, then trains and evaluates; errors exit 1 with one message."""
-  config = config_from_flags(dataset)
+def eval_options_from_flags():
+  """`experiment.EvalOptions` from the evaluation flags; app.UsageError naming a bad one."""
+  for name, least in (('iwae_samples', 1), ('num_generated', 1), ('kde_folds', 2),
+                      ('iwae_examples', 0), ('kde_train_examples', 0)):
+    if FLAGS[name].value < least:
+      raise app.UsageError(f'--{name}={FLAGS[name].value}: must be >= {least}.')
+  return experiment.EvalOptions(
+      iwae_samples=FLAGS.iwae_samples, iwae_examples=FLAGS.iwae_examples,
+      num_generated=FLAGS.num_generated, kde_train_examples=FLAGS.kde_train_examples,
+      kde_folds=FLAGS.kde_folds)
+
+
+def setup_logging():
   logging.set_verbosity(logging.WARNING)  # libraries (Orbax) are chatty at INFO
   handler = std_logging.StreamHandler(sys.stderr)
   handler.setFormatter(std_logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
@@ -132,9 +152,21 @@ def run(dataset):
   icvae_log.handlers[:] = [handler]
   icvae_log.setLevel(std_logging.INFO)
   icvae_log.propagate = False
+  return icvae_log
+
+
+def run(dataset):
+  """Validates the flags, then trains and evaluates; errors exit 1 with one message."""
+  config = config_from_flags(dataset)
+  options = eval_options_from_flags()
+  icvae_log = setup_logging()
   icvae_log.info('config: %s', dataclasses.asdict(config))
   try:
     experiment.train_and_evaluate(config)
+    if FLAGS.final_eval:
+      report = experiment.evaluate_run(config.workdir, data_dir=config.data_dir or None,
+                                       options=options)
+      icvae_log.info('final evaluation: %s', summary_line(report))
   except (experiment.ExperimentError, data.DataError) as e:
     sys.stderr.write(f'error: {e}\n')
     sys.exit(1)
@@ -146,3 +178,14 @@ def main_for(dataset):
       raise app.UsageError(f'unexpected arguments: {argv[1:]}')
     run(dataset)
   return main
+
+
+def summary_line(report):
+  """The headline numbers of an evaluation report, on one line."""
+  test = report['clustering']['test']
+  return (f"test accuracy {test['accuracy']:.4f} NMI {test['nmi']:.4f} ARI {test['ari']:.4f} | "
+          f"ELBO {report['test']['elbo']:.2f} IWAE(S={report['test']['iwae_samples']}) "
+          f"{report['test']['iwae_bound']:.2f} nats | information CE "
+          f"{report['information_cross_entropy']['proper']:.4f} (as published "
+          f"{report['information_cross_entropy']['as_published']:.4f}) | Parzen "
+          f"{report['parzen']['log_likelihood']:.1f} (h={report['parzen']['bandwidth']:.3f})")

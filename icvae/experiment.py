@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
 from icvae import data as data_lib
 from icvae import losses
@@ -289,3 +290,230 @@ def train_and_evaluate(config, dataset=None, devices=None):
     manager.close()
     writers.close()
   return state
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+  """Sizes of the evaluation (defaults: the paper's protocol where it has one)."""
+  iwae_samples: int = 1000          # S of the importance-weighted bound
+  iwae_examples: int = 0            # test images for the bound; 0: all
+  num_generated: int = 10000        # samples for the information term and the KDE (section 10,
+                                    # Table 1)
+  kde_train_examples: int = 0       # training images the KDE is fitted on; 0: all (Table 1)
+  kde_folds: int = 5
+  kde_bandwidths: tuple = tuple(float(b) for b in np.logspace(-1.3, -0.3, 11))  # 0.05..0.5
+  seed: int = 0
+
+  def __post_init__(self):
+    for name, least in (('iwae_samples', 1), ('num_generated', 1), ('kde_folds', 2),
+                        ('iwae_examples', 0), ('kde_train_examples', 0)):
+      if getattr(self, name) < least:
+        raise ValueError(f'{name} must be >= {least}, got {getattr(self, name)}.')
+    if not self.kde_bandwidths or min(self.kde_bandwidths) <= 0:
+      raise ValueError(f'kde_bandwidths must be positive, got {self.kde_bandwidths}.')
+
+
+def load_run(workdir):
+  """(config, graphdef, state, epoch) of the latest checkpoint of a training workdir.
+
+  Raises ExperimentError when the folder is missing, is not a training workdir, or its
+  checkpoint does not fit the configuration it claims.
+  """
+  workdir = pathlib.Path(workdir)
+  config_path = workdir / 'config.json'
+  if not workdir.is_dir():
+    raise ExperimentError(f'--workdir={workdir}: no such folder. Pass the --workdir of a '
+                          'training run.')
+  if not config_path.exists():
+    raise ExperimentError(f'--workdir={workdir}: no config.json; this is not the workdir of '
+                          'an icvae training run.')
+  try:
+    saved = json.loads(config_path.read_text())
+    known = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    unknown = set(saved) - known
+    if unknown:
+      raise ValueError(f'unknown settings {sorted(unknown)}')
+    config = ExperimentConfig(**saved)
+  except (ValueError, TypeError) as e:
+    raise ExperimentError(f'{config_path}: not an icvae configuration ({e}).') from e
+  manager = _checkpoint_manager(workdir / 'checkpoints', 1)
+  try:
+    epoch = manager.latest_step()
+    if epoch is None:
+      raise ExperimentError(f'--workdir={workdir}: no checkpoint yet; train first (or wait '
+                            'for the first --checkpoint_every epochs).')
+    optimizer = optax.adam(config.learning_rate)
+    graphdef, state = train.create_train_state(config.build_model(), optimizer)
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), state)
+    try:
+      state, meta = _restore(manager, epoch, abstract)
+    except Exception as e:  # orbax raises several types for a structure or shape mismatch
+      raise ExperimentError(f'{workdir}: the checkpoint of epoch {epoch} does not fit the '
+                            f'model in config.json ({e}).') from e
+    diff = _differences(meta['config'], config, RESUMABLE_FIELDS)
+    if diff:
+      raise ExperimentError(f'{workdir}: the checkpoint was made with other settings than '
+                            f'config.json: {diff}.')
+  finally:
+    manager.close()
+  return config, graphdef, state, epoch
+
+
+def _decoded_means(model, z):
+  return np.asarray(jax.nn.sigmoid(model.decode(jnp.asarray(z, jnp.float32))))
+
+
+def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
+  """Every metric of the paper and its peers, plus figures, for the latest checkpoint.
+
+  Writes workdir/eval/report.json and the PNG figures next to it, and returns the report.
+  Metrics (see `icvae.evaluation` and `icvae.metrics` for how each is estimated):
+  clustering (Hungarian accuracy, many-to-one accuracy, NMI, ARI, cluster usage) on train and
+  test; the information cross-entropy (proper and as published) on `num_generated` samples;
+  the test ELBO terms, importance-weighted bound and reconstruction error (nats or squared
+  error per image); the Parzen-window log-likelihood of `num_generated` generated images
+  under a KDE of the training images, bandwidth by k-fold cross-validation.
+  """
+  from icvae import evaluation
+  config, graphdef, state, epoch = load_run(workdir)
+  workdir = pathlib.Path(workdir)
+  out = workdir / 'eval'
+  out.mkdir(exist_ok=True)
+  if dataset is None:
+    dataset = data_lib.load(config.dataset, data_dir or config.data_dir or None)
+  model = nnx.merge(graphdef, state.params, state.constants)
+  loss_config = config.loss_config()
+  key = jax.random.key(options.seed)
+  keys = dict(zip(['test', 'info', 'iwae', 'generate', 'samples'], jax.random.split(key, 5)))
+  train_images = jnp.asarray(data_lib.as_flat(dataset.train_images))
+  test_images = jnp.asarray(data_lib.as_flat(dataset.test_images))
+  report = {'workdir': str(workdir), 'epoch': epoch, 'config': dataclasses.asdict(config),
+            'options': dataclasses.asdict(options)}
+  timings = {}
+
+  started = time.time()
+  mesh = train.data_mesh()
+  evaluate = train.make_evaluate(graphdef, loss_config, config.eval_batch_size, mesh)
+  test_metrics, test_clusters = jax.device_get(evaluate(
+      train.replicate(state, mesh), train.replicate(test_images, mesh), keys['test']))
+  report['test'] = {k: float(v) for k, v in test_metrics.items()}
+  classify = jax.jit(lambda x: jnp.argmax(model.classify(x), axis=-1))
+  train_clusters = np.concatenate([np.asarray(classify(train_images[i:i + 5000]))
+                                   for i in range(0, len(train_images), 5000)])
+  report['clustering'] = {
+      'train': metrics_lib.clustering_report(train_clusters, dataset.train_labels,
+                                             config.num_categories),
+      'test': metrics_lib.clustering_report(np.asarray(test_clusters), dataset.test_labels,
+                                            config.num_categories)}
+  timings['clustering_and_elbo'] = time.time() - started
+
+  started = time.time()
+  prior_means = model.prior_means()
+  report['information_cross_entropy'] = evaluation.information_cross_entropies(
+      keys['info'], model.decode, model.classify, prior_means, options.num_generated)
+  timings['information'] = time.time() - started
+
+  started = time.time()
+  count = options.iwae_examples or len(test_images)
+  per_call = max(1, 20000 // options.iwae_samples)
+
+  @jax.jit
+  def bounds_and_errors(x, key):
+    posterior = model.encode(x)
+    bound = evaluation.importance_weighted_bound(key, x, posterior, model.decode, prior_means,
+                                                 options.iwae_samples)
+    return bound, evaluation.reconstruction_error(x, posterior, model.decode)
+
+  results = [bounds_and_errors(test_images[i:i + per_call],
+                               jax.random.fold_in(keys['iwae'], i))
+             for i in range(0, count, per_call)]
+  bounds = np.concatenate([np.asarray(b) for b, _ in results])
+  errors = np.concatenate([np.asarray(e) for _, e in results])
+  report['test'].update({
+      'iwae_bound': float(bounds.mean()), 'iwae_samples': options.iwae_samples,
+      'iwae_examples': int(count),
+      'reconstruction_squared_error': float(errors.mean()),
+      'reconstruction_squared_error_std': float(errors.std())})
+  timings['iwae'] = time.time() - started
+
+  started = time.time()
+  labels = jax.random.randint(keys['generate'], (options.num_generated,), 0,
+                              config.num_categories)
+  z = prior_means[labels] + jax.random.normal(jax.random.fold_in(keys['generate'], 1),
+                                              (options.num_generated, prior_means.shape[1]))
+  generated = np.concatenate([_decoded_means(model, z[i:i + 5000])
+                              for i in range(0, len(z), 5000)])
+  kde_data = np.asarray(train_images[:options.kde_train_examples or len(train_images)])
+  bandwidth, cv_scores = evaluation.kde_bandwidth_search(kde_data, options.kde_bandwidths,
+                                                         options.kde_folds)
+  log_density = np.asarray(evaluation.kde_log_density(generated, kde_data, [bandwidth]))[0]
+  report['parzen'] = {
+      'log_likelihood': float(log_density.mean()),
+      'log_likelihood_std_error': float(log_density.std() / math.sqrt(len(log_density))),
+      'bandwidth': bandwidth, 'bandwidth_grid': list(options.kde_bandwidths),
+      'cv_mean_heldout_log_likelihood': (cv_scores / (len(kde_data) / options.kde_folds)
+                                         ).tolist(),
+      'bandwidth_at_grid_edge': bandwidth in (options.kde_bandwidths[0],
+                                              options.kde_bandwidths[-1]),
+      'fitted_on': len(kde_data), 'generated': options.num_generated}
+  timings['parzen'] = time.time() - started
+
+  started = time.time()
+  report['figures'] = _write_figures(out, model, config, dataset, workdir)
+  timings['figures'] = time.time() - started
+  report['seconds'] = timings
+  (out / 'report.json').write_text(json.dumps(report, indent=2) + '\n')
+  log.info('evaluation of %s (epoch %d) written to %s', workdir, epoch, out)
+  return report
+
+
+def _write_figures(out, model, config, dataset, workdir):
+  """Figures 3 and 4 of the paper, conditional samples, reconstructions, training curves."""
+  from icvae import figures
+  k = config.num_categories
+  means = np.asarray(model.prior_means())
+  names = {}
+  # Figure 3: centroid c, nine points on the segment, centroid c + 1.
+  t = np.linspace(0.0, 1.0, 11)
+  paths = np.stack([means[c] + t[:, None] * (means[(c + 1) % k] - means[c]) for c in range(k)])
+  names['figure3_centroid_paths'] = 'figure3_centroid_paths.png'
+  figures.image_grid(out / names['figure3_centroid_paths'], _decoded_means(model, paths),
+                     'Figure 3: decoded centroids mu_c (left, right) and the 9 points '
+                     'between consecutive ones', [f'{c} -> {(c + 1) % k}' for c in range(k)],
+                     ['mu_c'] + [f'{x:.1f}' for x in t[1:-1]] + ['mu_c+1'])
+  # Figure 4: the block of category c set to lambda, lambda = 0..9.
+  blocks = (means != 0).astype(np.float32) if np.any(means) else np.eye(k, means.shape[1])
+  lambdas = np.arange(10, dtype=np.float32)
+  scaled = blocks[:, None, :] * lambdas[None, :, None]
+  names['figure4_prior_scale'] = 'figure4_prior_scale.png'
+  figures.image_grid(out / names['figure4_prior_scale'], _decoded_means(model, scaled),
+                     'Figure 4: decoded z = lambda on the block of category c',
+                     [f'c = {c}' for c in range(k)], [f'lambda={int(v)}' for v in lambdas])
+  # Conditional samples: z ~ p(z|c), 10 per category.
+  rng = np.random.default_rng(0)
+  z = means[:, None, :] + rng.standard_normal((k, 10, means.shape[1])).astype(np.float32)
+  names['conditional_samples'] = 'conditional_samples.png'
+  figures.image_grid(out / names['conditional_samples'], _decoded_means(model, z),
+                     'Samples from p(x|z), z ~ p(z|c) (decoded means)',
+                     [f'c = {c}' for c in range(k)])
+  # Reconstructions: originals and the decoded mean of q(z|x, argmax c).
+  x = jnp.asarray(data_lib.as_flat(dataset.test_images[:20]))
+  posterior = model.encode(x)
+  best = np.asarray(jnp.argmax(posterior.logits, -1))
+  codes = np.asarray(posterior.mean)[np.arange(20), best]
+  recon = _decoded_means(model, codes)
+  grid = np.stack([np.asarray(x[:10]), recon[:10], np.asarray(x[10:]), recon[10:]])
+  names['reconstructions'] = 'reconstructions.png'
+  figures.image_grid(out / names['reconstructions'], grid,
+                     'Test images and their reconstructions (mean code of the argmax category)',
+                     ['original', 'reconstruction', 'original', 'reconstruction'],
+                     [f'c={c}' for c in best[:10]])
+  metrics_path = pathlib.Path(workdir) / 'metrics.jsonl'
+  if metrics_path.exists():
+    names['training_curves'] = 'training_curves.png'
+    figures.training_curves(out / names['training_curves'], metrics_path,
+                            f'Training curves of {pathlib.Path(workdir).name}')
+  return names

@@ -48,3 +48,58 @@ def many_to_one_accuracy(clusters, labels, num_clusters=None, num_classes=None):
 def cluster_usage(clusters, num_clusters):
   """Fraction of examples in each cluster, shape (num_clusters,)."""
   return np.bincount(np.asarray(clusters), minlength=num_clusters) / len(clusters)
+
+
+def _entropy(counts):
+  p = counts[counts > 0] / counts.sum()
+  return float(-np.sum(p * np.log(p)))
+
+
+def normalized_mutual_information(clusters, labels):
+  """NMI = I(clusters; labels) / mean(H(clusters), H(labels)) in nats, from the contingency
+  table (the arithmetic-mean normalisation, scikit-learn's default). 1.0 for any relabelling
+  of the truth; 0 for independent labellings. Both constant: 1.0 by convention."""
+  clusters, labels = np.asarray(clusters), np.asarray(labels)
+  _, cluster_ids = np.unique(clusters, return_inverse=True)
+  _, label_ids = np.unique(labels, return_inverse=True)
+  counts = confusion_counts(cluster_ids, label_ids, cluster_ids.max() + 1, label_ids.max() + 1)
+  h_clusters, h_labels = _entropy(counts.sum(1)), _entropy(counts.sum(0))
+  if h_clusters == 0 and h_labels == 0:
+    return 1.0
+  n = counts.sum()
+  joint = counts / n
+  outer = np.outer(counts.sum(1), counts.sum(0)) / n ** 2
+  nonzero = joint > 0
+  mutual = float(np.sum(joint[nonzero] * np.log(joint[nonzero] / outer[nonzero])))
+  return max(0.0, mutual / (0.5 * (h_clusters + h_labels)))
+
+
+def adjusted_rand_index(clusters, labels):
+  """Adjusted Rand index (Hubert & Arabie 1985): pair-counting agreement corrected for
+  chance; 1.0 for any relabelling of the truth, about 0 for random labellings."""
+  clusters, labels = np.asarray(clusters), np.asarray(labels)
+  _, cluster_ids = np.unique(clusters, return_inverse=True)
+  _, label_ids = np.unique(labels, return_inverse=True)
+  counts = confusion_counts(cluster_ids, label_ids, cluster_ids.max() + 1,
+                            label_ids.max() + 1).astype(np.float64)
+  pairs = lambda x: x * (x - 1) / 2
+  index = pairs(counts).sum()
+  rows, cols = pairs(counts.sum(1)).sum(), pairs(counts.sum(0)).sum()
+  expected = rows * cols / pairs(counts.sum())
+  maximum = 0.5 * (rows + cols)
+  if maximum == expected:
+    return 1.0
+  return float((index - expected) / (maximum - expected))
+
+
+def clustering_report(clusters, labels, num_clusters):
+  """Every clustering number of `experiments.evaluate`, as a dict of floats."""
+  num_classes = int(np.max(labels)) + 1
+  return {
+      'accuracy': clustering_accuracy(clusters, labels, num_clusters, num_classes),
+      'many_to_one_accuracy': many_to_one_accuracy(clusters, labels, num_clusters,
+                                                   num_classes),
+      'nmi': normalized_mutual_information(clusters, labels),
+      'ari': adjusted_rand_index(clusters, labels),
+      'cluster_usage': cluster_usage(clusters, num_clusters).tolist(),
+  }

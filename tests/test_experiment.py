@@ -222,3 +222,94 @@ def test_smoke_trains_and_resumes_after_sigkill(tmp_path, mnist_dir):
   jax.tree.map(np.testing.assert_array_equal,
                _params_of_checkpoint(tmp_path / 'whole' / 'checkpoints', 3),
                _params_of_checkpoint(tmp_path / 'killed' / 'checkpoints', 3))
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+def _finite_leaves(tree, path=''):
+  if isinstance(tree, dict):
+    for key, value in tree.items():
+      yield from _finite_leaves(value, f'{path}/{key}')
+  elif isinstance(tree, list):
+    for i, value in enumerate(tree):
+      yield from _finite_leaves(value, f'{path}/{i}')
+  elif isinstance(tree, float):
+    yield path, np.isfinite(tree)
+
+
+def test_evaluate_writes_every_figure_and_a_finite_report(tmp_path):
+  dataset = _tiny_dataset(n_train=300, n_test=100)
+  workdir = tmp_path / 'run'
+  experiment.train_and_evaluate(_tiny_config(workdir), dataset=dataset)
+  options = experiment.EvalOptions(iwae_samples=20, num_generated=300, kde_folds=3)
+  report = experiment.evaluate_run(workdir, dataset=dataset, options=options)
+  saved = json.loads((workdir / 'eval' / 'report.json').read_text())
+  assert saved['epoch'] == 2
+  for section, keys in {
+      'test': ['elbo', 'reconstruction', 'kl_continuous', 'kl_categorical', 'information',
+               'iwae_bound', 'reconstruction_squared_error'],
+      'information_cross_entropy': ['proper', 'as_published'],
+      'parzen': ['log_likelihood', 'bandwidth', 'log_likelihood_std_error']}.items():
+    for key in keys:
+      assert np.isfinite(saved[section][key]), (section, key)
+  for split in ('train', 'test'):
+    assert set(saved['clustering'][split]) == {'accuracy', 'many_to_one_accuracy', 'nmi',
+                                               'ari', 'cluster_usage'}
+    assert sum(saved['clustering'][split]['cluster_usage']) == pytest.approx(1.0)
+  bad = [path for path, finite in _finite_leaves(saved) if not finite]
+  assert not bad, bad
+  assert set(report['figures']) == {'figure3_centroid_paths', 'figure4_prior_scale',
+                                    'conditional_samples', 'reconstructions',
+                                    'training_curves'}
+  for name in report['figures'].values():
+    png = (workdir / 'eval' / name).read_bytes()
+    assert png.startswith(b'\x89PNG') and len(png) > 2000, name
+  # With S = 20 the importance-weighted bound is above the ELBO on average (small slack:
+  # both are Monte Carlo estimates).
+  assert saved['test']['iwae_bound'] >= saved['test']['elbo'] - 1.0
+  # On the trained model, the bound rises with S and S = 200 is above the exact-KL ELBO.
+  from flax import nnx
+  from icvae import evaluation
+  config, graphdef, state, _ = experiment.load_run(workdir)
+  model = nnx.merge(graphdef, state.params, state.constants)
+  x = jnp.asarray(data.as_flat(dataset.test_images))
+  posterior = model.encode(x)
+  bounds = [float(jnp.mean(evaluation.importance_weighted_bound(
+      jax.random.key(s), x, posterior, model.decode, model.prior_means(), s)))
+            for s in (1, 10, 200)]
+  assert bounds[0] < bounds[1] < bounds[2]
+  elbo, _ = icvae.infocatvae_loss(jax.random.key(0), x, posterior,
+                                  lambda z, _: model.decode(z), None, model.prior_means(),
+                                  icvae.LossWeights(1.0, 1.0, 0.0))
+  assert bounds[2] > -float(elbo)
+
+
+def test_evaluate_refuses_missing_and_foreign_workdirs(tmp_path):
+  with pytest.raises(experiment.ExperimentError, match='no such folder'):
+    experiment.load_run(tmp_path / 'missing')
+  (tmp_path / 'empty').mkdir()
+  with pytest.raises(experiment.ExperimentError, match='not the workdir'):
+    experiment.load_run(tmp_path / 'empty')
+  foreign = tmp_path / 'foreign'
+  foreign.mkdir()
+  (foreign / 'config.json').write_text('{"learning_rate": 0.1, "optimizer": "sgd"}')
+  with pytest.raises(experiment.ExperimentError, match='not an icvae configuration'):
+    experiment.load_run(foreign)
+  # A checkpoint whose config.json was edited to another architecture.
+  dataset = _tiny_dataset()
+  run = tmp_path / 'run'
+  experiment.train_and_evaluate(_tiny_config(run, num_epochs=1), dataset=dataset)
+  config = json.loads((run / 'config.json').read_text())
+  config['hidden_features'] = 32
+  (run / 'config.json').write_text(json.dumps(config))
+  with pytest.raises(experiment.ExperimentError, match='does not fit|other settings'):
+    experiment.load_run(run)
+
+
+def test_evaluate_binary_reports_a_missing_workdir(tmp_path):
+  completed = subprocess.run(
+      [sys.executable, '-m', 'experiments.evaluate', f'--workdir={tmp_path / "nowhere"}'],
+      cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert completed.returncode == 1
+  assert 'no such folder' in completed.stderr

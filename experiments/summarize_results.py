@@ -1,0 +1,70 @@
+r"""Markdown table of every evaluated run under a folder (mean +- std over seeds).
+
+  python -m experiments.summarize_results [--runs=runs/results]
+
+Groups <runs>/<name>_seed<N>/eval/report.json by <name> (the flagfile) and prints one row per
+group, the numbers of RESULTS.md.
+"""
+
+import collections
+import json
+import pathlib
+import re
+
+from absl import app
+from absl import flags
+import numpy as np
+
+flags.DEFINE_string('runs', 'runs/results', 'Folder holding <name>_seed<N> workdirs.')
+
+COLUMNS = (
+    ('test acc', lambda r: r['clustering']['test']['accuracy'], '{:.3f}'),
+    ('train acc', lambda r: r['clustering']['train']['accuracy'], '{:.3f}'),
+    ('test NMI', lambda r: r['clustering']['test']['nmi'], '{:.3f}'),
+    ('test ARI', lambda r: r['clustering']['test']['ari'], '{:.3f}'),
+    ('info CE', lambda r: r['information_cross_entropy']['proper'], '{:.3f}'),
+    ('info CE as published', lambda r: r['information_cross_entropy']['as_published'],
+     '{:.3f}'),
+    ('Parzen LL', lambda r: r['parzen']['log_likelihood'], '{:.1f}'),
+    ('test ELBO', lambda r: r['test']['elbo'], '{:.1f}'),
+    ('test IWAE', lambda r: r['test']['iwae_bound'], '{:.1f}'),
+    ('recon sq. err.', lambda r: r['test']['reconstruction_squared_error'], '{:.2f}'),
+)
+
+
+def collect(folder):
+  groups = collections.defaultdict(list)
+  for path in sorted(pathlib.Path(folder).glob('*/eval/report.json')):
+    match = re.fullmatch(r'(.*)_seed(\d+)', path.parent.parent.name)
+    name = match.group(1) if match else path.parent.parent.name
+    groups[name].append(json.loads(path.read_text()))
+  return groups
+
+
+def cell(values, fmt):
+  if len(values) == 1:
+    return fmt.format(values[0])
+  return f'{fmt.format(np.mean(values))} ± {fmt.format(np.std(values, ddof=1))}'
+
+
+def table(groups):
+  header = ['run (flagfile)', 'seeds', 'epochs'] + [name for name, _, _ in COLUMNS]
+  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  for name, reports in sorted(groups.items()):
+    epochs = sorted({r['epoch'] for r in reports})
+    row = [name, str(len(reports)), '/'.join(map(str, epochs))]
+    row += [cell([float(get(r)) for r in reports], fmt) for _, get, fmt in COLUMNS]
+    lines.append('| ' + ' | '.join(row) + ' |')
+  return '\n'.join(lines)
+
+
+def main(argv):
+  del argv
+  groups = collect(flags.FLAGS.runs)
+  if not groups:
+    raise app.UsageError(f'no <run>/eval/report.json under --runs={flags.FLAGS.runs}.')
+  print(table(groups))
+
+
+if __name__ == '__main__':
+  app.run(main)
