@@ -18,6 +18,9 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_enum('model', 'infocatvae', ['catvae', 'infocatvae'],
                   'CatVAE (no information term) or InfoCatVAE.')
+flags.DEFINE_enum('network', 'mlp', ['mlp', 'gru'],
+                  'mlp: Table 2 on flat images (Bernoulli pixels); gru: Table 3 on image rows '
+                  'as sequences (squared error per time step, appendix C).')
 flags.DEFINE_integer('num_categories', 10, 'K, the number of categories.')
 flags.DEFINE_integer('delta', 2, 'Latent coordinates per category; d = K * delta (eq. 8).')
 flags.DEFINE_integer('latent_dim', 0, 'd; if set, must be a multiple of --num_categories '
@@ -120,7 +123,7 @@ def config_from_flags(dataset):
   if FLAGS.restore_from and not pathlib.Path(FLAGS.restore_from).is_dir():
     fail(f'--restore_from={FLAGS.restore_from}: no such checkpoints folder.')
   return experiment.ExperimentConfig(
-      dataset=dataset, model=FLAGS.model, num_categories=FLAGS.num_categories, delta=delta,
+      dataset=dataset, model=FLAGS.model, network=FLAGS.network, num_categories=FLAGS.num_categories, delta=delta,
       prior_scale=FLAGS.prior_scale, hidden_features=FLAGS.hidden_features,
       dropout_rate=FLAGS.dropout_rate, learned_prior=FLAGS.learned_prior,
       compute_dtype=FLAGS.compute_dtype, beta_cont=FLAGS.beta_cont, beta_cat=FLAGS.beta_cat, beta_info=FLAGS.beta_info,
@@ -172,7 +175,11 @@ def run(dataset):
     sys.exit(1)
 
 
-def main_for(dataset):
+def main_for(dataset, network=None):
+  """main() of a binary for `dataset`; `network` sets the default of --network."""
+  if network is not None:
+    FLAGS.set_default('network', network)
+
   def main(argv):
     if len(argv) > 1:
       raise app.UsageError(f'unexpected arguments: {argv[1:]}')

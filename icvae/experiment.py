@@ -35,7 +35,7 @@ log = logging.getLogger('icvae')
 RESUMABLE_FIELDS = ('num_epochs', 'eval_every', 'checkpoint_every', 'workdir', 'data_dir',
                     'restore_from', 'eval_batch_size', 'progress')
 # Fields that must match for --restore_from (the shapes of the saved arrays).
-ARCHITECTURE_FIELDS = ('model', 'num_categories', 'delta', 'hidden_features', 'learned_prior',
+ARCHITECTURE_FIELDS = ('model', 'network', 'num_categories', 'delta', 'hidden_features', 'learned_prior',
                        'dataset')
 
 
@@ -48,6 +48,7 @@ class ExperimentConfig:
   """Everything that defines a run (the binaries build it from flags)."""
   dataset: str = 'mnist'
   model: str = 'infocatvae'
+  network: str = 'mlp'            # 'mlp' (Table 2, images) or 'gru' (Table 3, row sequences)
   num_categories: int = 10
   delta: int = 2
   prior_scale: float = 2.0
@@ -76,10 +77,24 @@ class ExperimentConfig:
     beta_info = self.beta_info if self.model == 'infocatvae' else 0.0
     return train.LossConfig(
         losses.LossWeights(self.beta_cont, self.beta_cat, beta_info),
-        reconstruction=self.reconstruction,
+        reconstruction=self.reconstruction, likelihood=self.likelihood,
         num_info_samples=self.num_info_samples or None)
 
+  @property
+  def likelihood(self):
+    """Bernoulli on pixels for the MLP (appendix B); appendix C's squared error for the GRU."""
+    return 'squared_error' if self.network == 'gru' else 'bernoulli'
+
+  def view(self, images):
+    """The data as the network reads them: flat (N, 784) or (N, 28, 28) row sequences."""
+    return data_lib.as_sequences(images) if self.network == 'gru' else data_lib.as_flat(images)
+
   def build_model(self):
+    if self.network == 'gru':
+      return models.gru_catvae(num_categories=self.num_categories, delta=self.delta,
+                               prior_scale=self.prior_scale,
+                               hidden_features=self.hidden_features,
+                               learned_prior=self.learned_prior, seed=self.seed)
     return models.mlp_catvae(num_categories=self.num_categories, delta=self.delta,
                              prior_scale=self.prior_scale, hidden_features=self.hidden_features,
                              dropout_rate=self.dropout_rate, learned_prior=self.learned_prior,
@@ -249,8 +264,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
   (workdir / 'config.json').write_text(json.dumps(dataclasses.asdict(config), indent=2) + '\n')
 
   state = train.replicate(state, mesh)
-  train_images = train.replicate(jnp.asarray(data_lib.as_flat(dataset.train_images)), mesh)
-  test_images = train.replicate(jnp.asarray(data_lib.as_flat(dataset.test_images)), mesh)
+  train_images = train.replicate(jnp.asarray(config.view(dataset.train_images)), mesh)
+  test_images = train.replicate(jnp.asarray(config.view(dataset.test_images)), mesh)
   train_epoch = train.make_train_epoch(graphdef, optimizer, loss_config, config.batch_size, mesh)
   evaluate = train.make_evaluate(graphdef, loss_config, config.eval_batch_size, mesh)
 
@@ -362,8 +377,12 @@ def load_run(workdir):
   return config, graphdef, state, epoch
 
 
-def _decoded_means(model, z):
-  return np.asarray(jax.nn.sigmoid(model.decode(jnp.asarray(z, jnp.float32))))
+def _decoded_means(model, z, likelihood='bernoulli'):
+  """Mean images of p(x|z) as numpy, flattened per image: (..., event size)."""
+  _, mean_fn = losses._likelihood(likelihood)  # pylint: disable=protected-access
+  z = jnp.asarray(z, jnp.float32)
+  means = np.asarray(mean_fn(model.decode(z)))
+  return means.reshape(*z.shape[:-1], -1)
 
 
 def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
@@ -388,8 +407,9 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   loss_config = config.loss_config()
   key = jax.random.key(options.seed)
   keys = dict(zip(['test', 'info', 'iwae', 'generate', 'samples'], jax.random.split(key, 5)))
-  train_images = jnp.asarray(data_lib.as_flat(dataset.train_images))
-  test_images = jnp.asarray(data_lib.as_flat(dataset.test_images))
+  train_images = jnp.asarray(config.view(dataset.train_images))
+  test_images = jnp.asarray(config.view(dataset.test_images))
+  likelihood = config.likelihood
   report = {'workdir': str(workdir), 'epoch': epoch, 'config': dataclasses.asdict(config),
             'options': dataclasses.asdict(options)}
   timings = {}
@@ -413,7 +433,8 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   started = time.time()
   prior_means = model.prior_means()
   report['information_cross_entropy'] = evaluation.information_cross_entropies(
-      keys['info'], model.decode, model.classify, prior_means, options.num_generated)
+      keys['info'], model.decode, model.classify, prior_means, options.num_generated,
+      likelihood)
   timings['information'] = time.time() - started
 
   started = time.time()
@@ -424,8 +445,8 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   def bounds_and_errors(x, key):
     posterior = model.encode(x)
     bound = evaluation.importance_weighted_bound(key, x, posterior, model.decode, prior_means,
-                                                 options.iwae_samples)
-    return bound, evaluation.reconstruction_error(x, posterior, model.decode)
+                                                 options.iwae_samples, likelihood)
+    return bound, evaluation.reconstruction_error(x, posterior, model.decode, likelihood)
 
   results = [bounds_and_errors(test_images[i:i + per_call],
                                jax.random.fold_in(keys['iwae'], i))
@@ -444,9 +465,10 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
                               config.num_categories)
   z = prior_means[labels] + jax.random.normal(jax.random.fold_in(keys['generate'], 1),
                                               (options.num_generated, prior_means.shape[1]))
-  generated = np.concatenate([_decoded_means(model, z[i:i + 5000])
+  generated = np.concatenate([_decoded_means(model, z[i:i + 5000], likelihood)
                               for i in range(0, len(z), 5000)])
-  kde_data = np.asarray(train_images[:options.kde_train_examples or len(train_images)])
+  kde_data = data_lib.as_flat(
+      dataset.train_images[:options.kde_train_examples or len(train_images)])
   bandwidth, cv_scores = evaluation.kde_bandwidth_search(kde_data, options.kde_bandwidths,
                                                          options.kde_folds)
   log_density = np.asarray(evaluation.kde_log_density(generated, kde_data, [bandwidth]))[0]
@@ -474,13 +496,15 @@ def _write_figures(out, model, config, dataset, workdir):
   """Figures 3 and 4 of the paper, conditional samples, reconstructions, training curves."""
   from icvae import figures
   k = config.num_categories
+  likelihood = config.likelihood
   means = np.asarray(model.prior_means())
   names = {}
   # Figure 3: centroid c, nine points on the segment, centroid c + 1.
   t = np.linspace(0.0, 1.0, 11)
   paths = np.stack([means[c] + t[:, None] * (means[(c + 1) % k] - means[c]) for c in range(k)])
   names['figure3_centroid_paths'] = 'figure3_centroid_paths.png'
-  figures.image_grid(out / names['figure3_centroid_paths'], _decoded_means(model, paths),
+  figures.image_grid(out / names['figure3_centroid_paths'],
+                     _decoded_means(model, paths, likelihood),
                      'Figure 3: decoded centroids mu_c (left, right) and the 9 points '
                      'between consecutive ones', [f'{c} -> {(c + 1) % k}' for c in range(k)],
                      ['mu_c'] + [f'{x:.1f}' for x in t[1:-1]] + ['mu_c+1'])
@@ -489,23 +513,26 @@ def _write_figures(out, model, config, dataset, workdir):
   lambdas = np.arange(10, dtype=np.float32)
   scaled = blocks[:, None, :] * lambdas[None, :, None]
   names['figure4_prior_scale'] = 'figure4_prior_scale.png'
-  figures.image_grid(out / names['figure4_prior_scale'], _decoded_means(model, scaled),
+  figures.image_grid(out / names['figure4_prior_scale'],
+                     _decoded_means(model, scaled, likelihood),
                      'Figure 4: decoded z = lambda on the block of category c',
                      [f'c = {c}' for c in range(k)], [f'lambda={int(v)}' for v in lambdas])
   # Conditional samples: z ~ p(z|c), 10 per category.
   rng = np.random.default_rng(0)
   z = means[:, None, :] + rng.standard_normal((k, 10, means.shape[1])).astype(np.float32)
   names['conditional_samples'] = 'conditional_samples.png'
-  figures.image_grid(out / names['conditional_samples'], _decoded_means(model, z),
+  figures.image_grid(out / names['conditional_samples'],
+                     _decoded_means(model, z, likelihood),
                      'Samples from p(x|z), z ~ p(z|c) (decoded means)',
                      [f'c = {c}' for c in range(k)])
   # Reconstructions: originals and the decoded mean of q(z|x, argmax c).
-  x = jnp.asarray(data_lib.as_flat(dataset.test_images[:20]))
+  x = jnp.asarray(config.view(dataset.test_images[:20]))
   posterior = model.encode(x)
   best = np.asarray(jnp.argmax(posterior.logits, -1))
   codes = np.asarray(posterior.mean)[np.arange(20), best]
-  recon = _decoded_means(model, codes)
-  grid = np.stack([np.asarray(x[:10]), recon[:10], np.asarray(x[10:]), recon[10:]])
+  recon = _decoded_means(model, codes, likelihood)
+  flat = np.asarray(x).reshape(20, -1)
+  grid = np.stack([flat[:10], recon[:10], flat[10:], recon[10:]])
   names['reconstructions'] = 'reconstructions.png'
   figures.image_grid(out / names['reconstructions'], grid,
                      'Test images and their reconstructions (mean code of the argmax category)',

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 RECONSTRUCTION_ESTIMATORS = ('expected', 'soft_code')
-LIKELIHOODS = ('bernoulli', 'gaussian')
+LIKELIHOODS = ('bernoulli', 'gaussian', 'squared_error')
 
 
 class CategoricalPosterior(NamedTuple):
@@ -183,6 +183,26 @@ def gaussian_log_likelihood(mean, targets, scale=1.0, event_ndims=1):
   return _sum_event(-0.5 * squared - log_norm, event_ndims)
 
 
+def squared_error_log_likelihood(mean, targets, event_ndims=2):
+  """Appendix C's loss as a log-likelihood: minus the sum over time steps of the per-step MSE.
+
+  For sequences with F features per step, -sum_t mean_f (x_tf - mean_tf)^2 is, up to a
+  constant, log N(x; mean, (F / 2) I): we return that normalised Gaussian log-likelihood
+  (scale sqrt(F / 2)), so its gradient is exactly that of the paper's loss and importance-
+  weighted bounds stay bounds on a proper density.
+
+  Args:
+    mean: (..., *event) decoder outputs (sigmoid means), the last axis the F features.
+    targets: broadcastable to `mean`.
+    event_ndims: trailing axes of one example (2 for (T, F) sequences).
+
+  References:
+    Appendix C ("the sum of the mean squared error of each time step").
+  """
+  scale = math.sqrt(mean.shape[-1] / 2.0)
+  return gaussian_log_likelihood(mean, targets, scale, event_ndims)
+
+
 def _likelihood(name):
   """(log_likelihood_fn(outputs, targets, event_ndims), mean_fn(outputs)) for a likelihood."""
   if name == 'bernoulli':
@@ -190,6 +210,8 @@ def _likelihood(name):
   if name == 'gaussian':
     return (lambda outputs, targets, event_ndims: gaussian_log_likelihood(
         outputs, targets, 1.0, event_ndims)), (lambda outputs: outputs)
+  if name == 'squared_error':
+    return squared_error_log_likelihood, (lambda outputs: outputs)
   raise ValueError(f'likelihood must be one of {LIKELIHOODS}, got {name!r}.')
 
 

@@ -376,3 +376,15 @@ def test_check_grads(name):
           prior, losses.LossWeights(2.0, 3.0, 4.0))[0]
     args = (posterior.logits, posterior.mean, weight)
   jtu.check_grads(fn, args, order=1, modes=['rev'], atol=5e-2, rtol=5e-2, eps=1e-2)
+
+
+def test_squared_error_likelihood_is_appendix_c_loss_up_to_a_constant():
+  rng = np.random.default_rng(0)
+  x = rng.random((3, 28, 28)).astype(np.float32)
+  mean = rng.random((3, 28, 28)).astype(np.float32)
+  ours = np.asarray(losses.squared_error_log_likelihood(jnp.asarray(mean), jnp.asarray(x)))
+  per_step_mse = np.mean((x - mean) ** 2, axis=-1).sum(-1)  # sum over t of MSE_t
+  constant = 28 * 28 / 2 * np.log(2 * np.pi * 14.0)  # N(x; mean, (28 / 2) I)
+  np.testing.assert_allclose(ours, -per_step_mse - constant, rtol=1e-5)
+  np.testing.assert_allclose(
+      ours, stats.norm.logpdf(x, mean, np.sqrt(14.0)).reshape(3, -1).sum(-1), rtol=1e-5)

@@ -111,3 +111,72 @@ def test_bfloat16_compute_is_close_to_float32_and_keeps_float32_params():
   assert not np.array_equal(out16, out32)  # it really computes in bfloat16
   with pytest.raises(ValueError, match='compute_dtype'):
     models.mlp_catvae(compute_dtype='float16')
+
+
+# --- Table 3 recurrent networks ------------------------------------------------------------
+
+
+def test_gru_shapes_match_table_3():
+  model = models.gru_catvae(seed=0)
+  x = jax.random.uniform(jax.random.key(0), (5, 28, 28))
+  features = model.encoder(x)
+  chex.assert_shape(features, (5, 256))
+  posterior = model.encode(x)
+  chex.assert_shape(posterior.logits, (5, 10))
+  chex.assert_shape([posterior.mean, posterior.logvar], (5, 10, 20))
+  assert model.mean_head.kernel.shape == (266, 20)
+  out = model.decode(posterior.mean)
+  chex.assert_shape(out, (5, 10, 28, 28))
+  assert float(out.min()) >= 0 and float(out.max()) <= 1  # sigmoid means
+  with pytest.raises(ValueError, match='as_sequences'):
+    model.encoder(jnp.zeros((5, 784)))
+
+
+def _loop_gru(cell, x):
+  """An independent Python loop over time (no scan) running `cell` forwards."""
+  carry = jnp.zeros((x.shape[0], cell.hidden_features))
+  for t in range(x.shape[1]):
+    carry, _ = cell(carry, x[:, t])
+  return carry
+
+
+def test_bidirectional_encoder_reads_the_sequence_both_ways():
+  encoder = models.GRUEncoder(6, 8, rngs=nnx.Rngs(0))
+  x = jax.random.normal(jax.random.key(1), (3, 7, 6))
+  features = np.asarray(encoder(x))
+  np.testing.assert_allclose(features[:, :8], _loop_gru(encoder.forward_cell, x), atol=1e-5)
+  np.testing.assert_allclose(features[:, 8:], _loop_gru(encoder.backward_cell, x[:, ::-1]),
+                             atol=1e-5)
+  # Behaviour a unidirectional encoder cannot have: with both cells equal, reversing time
+  # swaps the two halves.
+  encoder.backward_cell = encoder.forward_cell
+  swapped = np.asarray(encoder(x[:, ::-1]))
+  np.testing.assert_allclose(swapped[:, :8], np.asarray(encoder(x))[:, 8:], atol=1e-5)
+  np.testing.assert_allclose(swapped[:, 8:], np.asarray(encoder(x))[:, :8], atol=1e-5)
+
+
+def test_recurrent_step_traces_once(monkeypatch):
+  calls = []
+  original = nnx.GRUCell.__call__
+
+  def counting(self, carry, inputs):
+    calls.append(inputs.shape)
+    return original(self, carry, inputs)
+
+  monkeypatch.setattr(nnx.GRUCell, '__call__', counting)
+  model = models.gru_catvae(hidden_features=16)
+  x = jnp.zeros((2, 28, 28))
+  jax.jit(lambda x: model.decode(model.encode(x).mean))(x)
+  # forward cell, backward cell, decoder cell: each traced once, not 28 times.
+  assert len(calls) == 3
+
+
+def test_decoder_is_fed_z_at_every_step_from_a_state_set_by_z():
+  decoder = models.GRUDecoder(4, 8, num_steps=5, num_features=3, rngs=nnx.Rngs(0))
+  z = jax.random.normal(jax.random.key(0), (2, 4))
+  out = np.asarray(decoder(z))
+  carry = jnp.tanh(decoder.initial(z))
+  for t in range(5):
+    carry, hidden = decoder.cell(carry, z)
+    expected = jax.nn.sigmoid(decoder.out(jax.nn.relu(hidden)))
+    np.testing.assert_allclose(out[:, t], expected, atol=1e-5)
