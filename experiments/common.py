@@ -16,8 +16,11 @@ from icvae import experiment
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum('model', 'infocatvae', ['catvae', 'infocatvae'],
-                  'CatVAE (no information term) or InfoCatVAE.')
+flags.DEFINE_enum('model', 'infocatvae', ['catvae', 'infocatvae', 'aae'],
+                  'CatVAE (no information term), InfoCatVAE, or the adversarial autoencoder '
+                  'baseline of Table 1 (aae: d = num_categories * delta, MLP only).')
+flags.DEFINE_float('adversarial_weight', 10.0, 'AAE only: weight of the generator and '
+                   'discriminator losses against the reconstruction.')
 flags.DEFINE_enum('network', 'mlp', ['mlp', 'gru'],
                   'mlp: Table 2 on flat images (Bernoulli pixels); gru: Table 3 on image rows '
                   'as sequences (squared error per time step, appendix C).')
@@ -82,7 +85,15 @@ def config_from_flags(dataset):
   def fail(message):
     raise app.UsageError(message)
 
-  if FLAGS.num_categories < 2:
+  if FLAGS.model == 'aae':
+    if FLAGS.num_categories != 1:
+      fail(f'--num_categories={FLAGS.num_categories}: the AAE baseline has no categories; '
+           'pass --num_categories=1 and the code size as --delta (or --latent_dim).')
+    if FLAGS.network != 'mlp' or FLAGS.learned_prior:
+      fail('--model=aae: only with --network=mlp and without --learned_prior.')
+    if not math.isfinite(FLAGS.adversarial_weight) or FLAGS.adversarial_weight < 0:
+      fail(f'--adversarial_weight={FLAGS.adversarial_weight}: must be a finite number >= 0.')
+  elif FLAGS.num_categories < 2:
     fail(f'--num_categories={FLAGS.num_categories}: need at least 2 categories.')
   delta = FLAGS.delta
   if FLAGS.latent_dim:
@@ -123,10 +134,12 @@ def config_from_flags(dataset):
   if FLAGS.restore_from and not pathlib.Path(FLAGS.restore_from).is_dir():
     fail(f'--restore_from={FLAGS.restore_from}: no such checkpoints folder.')
   return experiment.ExperimentConfig(
-      dataset=dataset, model=FLAGS.model, network=FLAGS.network, num_categories=FLAGS.num_categories, delta=delta,
+      dataset=dataset, model=FLAGS.model, network=FLAGS.network,
+      num_categories=FLAGS.num_categories, delta=delta,
       prior_scale=FLAGS.prior_scale, hidden_features=FLAGS.hidden_features,
       dropout_rate=FLAGS.dropout_rate, learned_prior=FLAGS.learned_prior,
-      compute_dtype=FLAGS.compute_dtype, beta_cont=FLAGS.beta_cont, beta_cat=FLAGS.beta_cat, beta_info=FLAGS.beta_info,
+      compute_dtype=FLAGS.compute_dtype, adversarial_weight=FLAGS.adversarial_weight,
+      beta_cont=FLAGS.beta_cont, beta_cat=FLAGS.beta_cat, beta_info=FLAGS.beta_info,
       num_info_samples=FLAGS.num_info_samples, reconstruction=FLAGS.reconstruction,
       learning_rate=FLAGS.learning_rate, batch_size=FLAGS.batch_size,
       num_epochs=FLAGS.num_epochs, seed=FLAGS.seed, workdir=workdir,
@@ -190,6 +203,10 @@ def main_for(dataset, network=None):
 def summary_line(report):
   """The headline numbers of an evaluation report, on one line."""
   test = report['clustering']['test']
+  if 'information_cross_entropy' not in report:  # the AAE baseline
+    return (f"reconstruction squared error {report['test']['reconstruction_squared_error']:.2f}"
+            f" | Parzen {report['parzen']['log_likelihood']:.1f} "
+            f"(h={report['parzen']['bandwidth']:.3f})")
   return (f"test accuracy {test['accuracy']:.4f} NMI {test['nmi']:.4f} ARI {test['ari']:.4f} | "
           f"ELBO {report['test']['elbo']:.2f} IWAE(S={report['test']['iwae_samples']}) "
           f"{report['test']['iwae_bound']:.2f} nats | information CE "

@@ -35,8 +35,8 @@ log = logging.getLogger('icvae')
 RESUMABLE_FIELDS = ('num_epochs', 'eval_every', 'checkpoint_every', 'workdir', 'data_dir',
                     'restore_from', 'eval_batch_size', 'progress')
 # Fields that must match for --restore_from (the shapes of the saved arrays).
-ARCHITECTURE_FIELDS = ('model', 'network', 'num_categories', 'delta', 'hidden_features', 'learned_prior',
-                       'dataset')
+ARCHITECTURE_FIELDS = ('model', 'network', 'num_categories', 'delta', 'hidden_features',
+                       'learned_prior', 'dataset')
 
 
 class ExperimentError(Exception):
@@ -55,6 +55,7 @@ class ExperimentConfig:
   hidden_features: int = 400
   dropout_rate: float = 0.25
   learned_prior: bool = False
+  adversarial_weight: float = 10.0    # AAE only
   compute_dtype: str = 'float32'
   beta_cont: float = 10.0
   beta_cat: float = 10.0
@@ -90,6 +91,11 @@ class ExperimentConfig:
     return data_lib.as_sequences(images) if self.network == 'gru' else data_lib.as_flat(images)
 
   def build_model(self):
+    if self.model == 'aae':
+      from icvae import aae
+      return aae.mlp_aae(latent_dim=self.num_categories * self.delta,
+                         hidden_features=self.hidden_features, dropout_rate=self.dropout_rate,
+                         adversarial_weight=self.adversarial_weight, seed=self.seed)
     if self.network == 'gru':
       return models.gru_catvae(num_categories=self.num_categories, delta=self.delta,
                                prior_scale=self.prior_scale,
@@ -432,9 +438,11 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
 
   started = time.time()
   prior_means = model.prior_means()
-  report['information_cross_entropy'] = evaluation.information_cross_entropies(
-      keys['info'], model.decode, model.classify, prior_means, options.num_generated,
-      likelihood)
+  categorical = config.model != 'aae'  # the AAE has no categories and a deterministic code
+  if categorical:
+    report['information_cross_entropy'] = evaluation.information_cross_entropies(
+        keys['info'], model.decode, model.classify, prior_means, options.num_generated,
+        likelihood)
   timings['information'] = time.time() - started
 
   started = time.time()
@@ -444,18 +452,22 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   @jax.jit
   def bounds_and_errors(x, key):
     posterior = model.encode(x)
+    error = evaluation.reconstruction_error(x, posterior, model.decode, likelihood)
+    if not categorical:
+      return jnp.zeros(x.shape[0]), error
     bound = evaluation.importance_weighted_bound(key, x, posterior, model.decode, prior_means,
                                                  options.iwae_samples, likelihood)
-    return bound, evaluation.reconstruction_error(x, posterior, model.decode, likelihood)
+    return bound, error
 
   results = [bounds_and_errors(test_images[i:i + per_call],
                                jax.random.fold_in(keys['iwae'], i))
              for i in range(0, count, per_call)]
   bounds = np.concatenate([np.asarray(b) for b, _ in results])
   errors = np.concatenate([np.asarray(e) for _, e in results])
+  if categorical:
+    report['test'].update({'iwae_bound': float(bounds.mean()),
+                           'iwae_samples': options.iwae_samples, 'iwae_examples': int(count)})
   report['test'].update({
-      'iwae_bound': float(bounds.mean()), 'iwae_samples': options.iwae_samples,
-      'iwae_examples': int(count),
       'reconstruction_squared_error': float(errors.mean()),
       'reconstruction_squared_error_std': float(errors.std())})
   timings['iwae'] = time.time() - started
@@ -499,6 +511,8 @@ def _write_figures(out, model, config, dataset, workdir):
   likelihood = config.likelihood
   means = np.asarray(model.prior_means())
   names = {}
+  if config.model == 'aae':
+    return _write_aae_figures(out, model, dataset, workdir, names)
   # Figure 3: centroid c, nine points on the segment, centroid c + 1.
   t = np.linspace(0.0, 1.0, 11)
   paths = np.stack([means[c] + t[:, None] * (means[(c + 1) % k] - means[c]) for c in range(k)])
@@ -538,6 +552,27 @@ def _write_figures(out, model, config, dataset, workdir):
                      'Test images and their reconstructions (mean code of the argmax category)',
                      ['original', 'reconstruction', 'original', 'reconstruction'],
                      [f'c={c}' for c in best[:10]])
+  metrics_path = pathlib.Path(workdir) / 'metrics.jsonl'
+  if metrics_path.exists():
+    names['training_curves'] = 'training_curves.png'
+    figures.training_curves(out / names['training_curves'], metrics_path,
+                            f'Training curves of {pathlib.Path(workdir).name}')
+  return names
+
+
+def _write_aae_figures(out, model, dataset, workdir, names):
+  """Samples from the N(0, I) prior, reconstructions and curves for the AAE baseline."""
+  from icvae import figures
+  rng = np.random.default_rng(0)
+  z = rng.standard_normal((5, 10, model.latent_dim)).astype(np.float32)
+  names['samples'] = 'samples.png'
+  figures.image_grid(out / names['samples'], _decoded_means(model, z),
+                     'AAE samples: decoded z ~ N(0, I)')
+  x = jnp.asarray(data_lib.as_flat(dataset.test_images[:10]))
+  recon = _decoded_means(model, model.embed(x))
+  names['reconstructions'] = 'reconstructions.png'
+  figures.image_grid(out / names['reconstructions'], np.stack([np.asarray(x), recon]),
+                     'Test images and their AAE reconstructions', ['original', 'reconstruction'])
   metrics_path = pathlib.Path(workdir) / 'metrics.jsonl'
   if metrics_path.exists():
     names['training_curves'] = 'training_curves.png'

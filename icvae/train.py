@@ -72,6 +72,8 @@ def model_loss(graphdef, params, constants, x, key, config, *, training=True,
                compute_information=None):
   """Objective of `config` for a batch x; `training` turns dropout on (keys from `key`)."""
   model = nnx.merge(graphdef, params, constants)
+  if hasattr(model, 'loss'):  # a model with its own objective (the AAE baseline)
+    return model.loss(x, key, training=training, likelihood=config.likelihood)
   encode_key, loss_key = jax.random.split(key)
   dropout = (lambda k: k) if training else (lambda k: None)
   posterior = model.encode(x, dropout(encode_key),
