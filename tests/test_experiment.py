@@ -71,6 +71,10 @@ def parsed_flags():
     (['--workdir={a_file}/sub'], '--workdir'),
     (['--num_epochs=0'], '--num_epochs'),
     (['--delta=0'], '--delta'),
+    (['--model=aae'], '--num_categories'),
+    (['--model=aae', '--num_categories=1', '--delta=20', '--network=gru'], '--model=aae'),
+    (['--model=aae', '--num_categories=1', '--delta=20', '--adversarial_weight=-1'],
+     '--adversarial_weight'),
 ])
 def test_bad_flags_name_the_flag(parsed_flags, tmp_path, argv, flag):
   from absl import app
