@@ -41,7 +41,17 @@ def collect(folder):
   return groups
 
 
+def _get(getter, report):
+  try:
+    return float(getter(report))
+  except KeyError:  # e.g. the AAE has no information term and no IWAE bound
+    return float('nan')
+
+
 def cell(values, fmt):
+  values = [v for v in values if v == v]
+  if not values:
+    return '–'
   if len(values) == 1:
     return fmt.format(values[0])
   return f'{fmt.format(np.mean(values))} ± {fmt.format(np.std(values, ddof=1))}'
@@ -53,7 +63,7 @@ def table(groups):
   for name, reports in sorted(groups.items()):
     epochs = sorted({r['epoch'] for r in reports})
     row = [name, str(len(reports)), '/'.join(map(str, epochs))]
-    row += [cell([float(get(r)) for r in reports], fmt) for _, get, fmt in COLUMNS]
+    row += [cell([_get(get, r) for r in reports], fmt) for _, get, fmt in COLUMNS]
     lines.append('| ' + ' | '.join(row) + ' |')
   return '\n'.join(lines)
 
