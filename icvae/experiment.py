@@ -185,9 +185,15 @@ def _save(manager, epoch, state, config, key, force=False):
 
 
 def _differences(saved, config, ignore):
+  """{field: (saved, current)} for the fields that differ, except those in `ignore`.
+
+  A field missing from `saved` (a workdir written before the field existed) counts as its
+  default, which every field added later keeps equal to the earlier behaviour.
+  """
   current = dataclasses.asdict(config)
-  return {k: (saved.get(k), v) for k, v in current.items()
-          if k not in ignore and saved.get(k) != v}
+  defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}
+  return {k: (saved.get(k, defaults[k]), v) for k, v in current.items()
+          if k not in ignore and saved.get(k, defaults[k]) != v}
 
 
 def check_workdir_config(workdir, config):

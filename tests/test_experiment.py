@@ -353,3 +353,19 @@ def test_gru_smoke_on_real_mnist_lowers_the_loss_and_writes_everything(tmp_path,
   else:
     np.testing.assert_array_equal(means, block)
     assert 'prior' not in state.params
+
+
+def test_workdir_from_before_a_new_setting_still_resumes_and_evaluates(tmp_path):
+  # A run written before a config field existed (here: network, compute_dtype and
+  # adversarial_weight) resumes and evaluates, the missing fields taking their defaults.
+  dataset = _tiny_dataset()
+  workdir = tmp_path / 'old'
+  experiment.train_and_evaluate(_tiny_config(workdir, num_epochs=1), dataset)
+  config_path = workdir / 'config.json'
+  saved = json.loads(config_path.read_text())
+  for key in ('network', 'compute_dtype', 'adversarial_weight'):
+    del saved[key]
+  config_path.write_text(json.dumps(saved))
+  experiment.train_and_evaluate(_tiny_config(workdir, num_epochs=2), dataset)
+  config, _, _, epoch = experiment.load_run(workdir)
+  assert epoch == 2 and config.network == 'mlp'
