@@ -2,7 +2,7 @@ r"""Probe: does the recurrent CatVAE (Table 3) keep information in z, per likeli
 
   python -m experiments.probe_gru_collapse --data_dir=../shared/data/mnist [--epochs=40]
 
-Trains the GRU CatVAE (beta_cont = beta_cat = 10, beta_info = 0, soft-code estimator, Adam
+Trains the GRU CatVAE (beta_cont = beta_cat = 10, --beta_info, soft-code estimator, Adam
 1e-3, hidden 128) on the first 12,800 MNIST training images with appendix C's literal loss
 ('squared_error', N(x; mean, 14 I)) and with a unit-variance Gaussian ('gaussian',
 -0.5 * SSE), then prints the test KL of z (0 means posterior collapse), the reconstruction and
@@ -26,6 +26,8 @@ from icvae import train
 
 flags.DEFINE_string('data_dir', None, 'Folder with the MNIST IDX gz files.')
 flags.DEFINE_integer('epochs', 40, 'Epochs over the 12,800 images.')
+flags.DEFINE_float('beta_info', 0.0, 'Information weight (0: CatVAE, 100: InfoCatVAE).')
+flags.DEFINE_list('likelihoods', ['gaussian', 'squared_error'], 'Likelihoods to probe.')
 FLAGS = flags.FLAGS
 
 
@@ -34,9 +36,10 @@ def main(_):
   mesh = train.data_mesh()
   train_x = train.replicate(jnp.asarray(data.as_sequences(dataset.train_images[:12800])), mesh)
   test_x = train.replicate(jnp.asarray(data.as_sequences(dataset.test_images[:2000])), mesh)
-  for likelihood in ('gaussian', 'squared_error'):
+  for likelihood in FLAGS.likelihoods:
     optimizer = optax.adam(1e-3)
-    config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, 0.0), reconstruction='soft_code',
+    config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, FLAGS.beta_info),
+                              reconstruction='soft_code',
                               likelihood=likelihood)
     graphdef, state = icvae.create_train_state(models.gru_catvae(hidden_features=128),
                                                optimizer)
