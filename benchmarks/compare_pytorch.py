@@ -28,9 +28,9 @@ from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 import icvae
+from benchmarks import timing
 from icvae import data
 from icvae import train
 
@@ -59,10 +59,7 @@ def jax_matmul_gflops(size=2048, repeats=20):
 
 def step_flops(reconstruction, beta_info, batch_size):
   """FLOPs of one float32 training step, from XLA's cost analysis (forward + backward + Adam)."""
-  optimizer = optax.adam(1e-3)
-  config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, beta_info),
-                            reconstruction=reconstruction)
-  graphdef, state = icvae.create_train_state(icvae.mlp_catvae(), optimizer)
+  graphdef, state, optimizer, config = timing.setup(reconstruction, beta_info)
   step = icvae.make_train_step(graphdef, optimizer, config)
   batch = jnp.zeros((batch_size, 784), jnp.float32)
   cost = step.lower(state, batch, jax.random.key(0)).compile().cost_analysis()
@@ -71,22 +68,12 @@ def step_flops(reconstruction, beta_info, batch_size):
 
 
 def jax_throughput(images, reconstruction, beta_info, batch_size, compute_dtype, mesh):
-  optimizer = optax.adam(1e-3)
-  config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, beta_info),
-                            reconstruction=reconstruction)
-  graphdef, state = icvae.create_train_state(icvae.mlp_catvae(compute_dtype=compute_dtype),
-                                             optimizer)
+  graphdef, state, optimizer, config = timing.setup(reconstruction, beta_info, compute_dtype)
   state = train.replicate(state, mesh)
   epoch = train.make_train_epoch(graphdef, optimizer, config, batch_size, mesh)
   key = jax.random.key(0)
-  started = time.perf_counter()
-  state, metrics = epoch(state, images, key, 0)
-  jax.block_until_ready(metrics)
-  first = time.perf_counter() - started
-  started = time.perf_counter()
-  state, metrics = epoch(state, images, key, 1)
-  jax.block_until_ready(metrics)
-  seconds = time.perf_counter() - started
+  state, metrics, first = timing.timed_epoch(epoch, state, images, key, 0)
+  state, metrics, seconds = timing.timed_epoch(epoch, state, images, key, 1)
   if not float(metrics['finite']):
     raise FloatingPointError(f'non-finite loss in {reconstruction} {beta_info} {batch_size}')
   examples = (images.shape[0] // batch_size) * batch_size

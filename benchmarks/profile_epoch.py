@@ -14,15 +14,13 @@ import glob
 import gzip
 import json
 import os
-import time
 
 from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
-import optax
 
-import icvae
+from benchmarks import timing
 from icvae import data
 from icvae import train
 
@@ -50,23 +48,15 @@ def main(_):
   dataset = data.load('mnist', FLAGS.data_dir)
   mesh = train.data_mesh(jax.devices()[:1])
   images = train.replicate(jnp.asarray(data.as_flat(dataset.train_images)), mesh)
-  optimizer = optax.adam(1e-3)
-  config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, FLAGS.beta_info),
-                            reconstruction=FLAGS.reconstruction)
-  graphdef, state = icvae.create_train_state(
-      icvae.mlp_catvae(compute_dtype=FLAGS.compute_dtype), optimizer)
+  graphdef, state, optimizer, config = timing.setup(FLAGS.reconstruction, FLAGS.beta_info,
+                                                    FLAGS.compute_dtype)
   state = train.replicate(state, mesh)
   epoch = train.make_train_epoch(graphdef, optimizer, config, FLAGS.batch_size, mesh)
   key = jax.random.key(0)
-  state, metrics = epoch(state, images, key, 0)
-  jax.block_until_ready(metrics)
-  started = time.perf_counter()
-  state, metrics = epoch(state, images, key, 1)
-  jax.block_until_ready(metrics)
-  untraced = time.perf_counter() - started
+  state, _, _ = timing.timed_epoch(epoch, state, images, key, 0)
+  state, _, untraced = timing.timed_epoch(epoch, state, images, key, 1)
   jax.profiler.start_trace(FLAGS.trace_dir, create_perfetto_trace=True)
-  state, metrics = epoch(state, images, key, 2)
-  jax.block_until_ready(metrics)
+  timing.timed_epoch(epoch, state, images, key, 2)
   jax.profiler.stop_trace()
   path = max(glob.glob(os.path.join(FLAGS.trace_dir, '**', '*.trace.json.gz'),
                        recursive=True), key=os.path.getmtime)

@@ -150,14 +150,13 @@ def config_from_flags(dataset):
 
 def eval_options_from_flags():
   """`experiment.EvalOptions` from the evaluation flags; app.UsageError naming a bad one."""
-  for name, least in (('iwae_samples', 1), ('num_generated', 1), ('kde_folds', 2),
-                      ('iwae_examples', 0), ('kde_train_examples', 0)):
-    if FLAGS[name].value < least:
-      raise app.UsageError(f'--{name}={FLAGS[name].value}: must be >= {least}.')
-  return experiment.EvalOptions(
-      iwae_samples=FLAGS.iwae_samples, iwae_examples=FLAGS.iwae_examples,
-      num_generated=FLAGS.num_generated, kde_train_examples=FLAGS.kde_train_examples,
-      kde_folds=FLAGS.kde_folds)
+  try:
+    return experiment.EvalOptions(
+        iwae_samples=FLAGS.iwae_samples, iwae_examples=FLAGS.iwae_examples,
+        num_generated=FLAGS.num_generated, kde_train_examples=FLAGS.kde_train_examples,
+        kde_folds=FLAGS.kde_folds)
+  except ValueError as e:  # EvalOptions names the field, which is the flag's name
+    raise app.UsageError(f'--{e}') from e
 
 
 def setup_logging():

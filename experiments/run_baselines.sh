@@ -12,23 +12,11 @@ ROOT=${RUNS:-runs/results}
 data=()
 [[ -n "${DATA_DIR:-}" ]] && data=(--data_dir="$DATA_DIR")
 
-run() {  # run <binary> <flagfile> <seed>
-  local binary=$1 flagfile=$2 seed=$3
-  local workdir="$ROOT/${flagfile}_seed${seed}"
-  if [[ -f "$workdir/eval/report.json" ]] && "$PYTHON" -c "import json,sys; \
-      sys.exit(json.load(open('$workdir/eval/report.json'))['epoch'] != $EPOCHS)"; then
-    echo "done already: $workdir"
-    return
-  fi
-  echo "=== $workdir ($EPOCHS epochs)"
-  "$PYTHON" -m "experiments.$binary" --flagfile="experiments/flags/$flagfile.flags" \
-    --seed="$seed" --num_epochs="$EPOCHS" --eval_every=10 --checkpoint_every=10 \
-    --workdir="$workdir" --progress=false "${data[@]}"
-}
+source "$(dirname "$0")/run_lib.sh"
 
-run mnist mnist_aae 0
+run mnist mnist_aae 0 "${data[@]}"
 for seed in $SEEDS; do
-  run seq_mnist seq_mnist_catvae "$seed"
-  run seq_mnist seq_mnist_infocatvae "$seed"
-  run seq_mnist seq_mnist_catvae_free_prior "$seed"
+  run seq_mnist seq_mnist_catvae "$seed" "${data[@]}"
+  run seq_mnist seq_mnist_infocatvae "$seed" "${data[@]}"
+  run seq_mnist seq_mnist_catvae_free_prior "$seed" "${data[@]}"
 done

@@ -15,20 +15,7 @@ ROOT=${RUNS:-runs/results}
 mnist_data=()
 [[ -n "${DATA_DIR:-}" ]] && mnist_data=(--data_dir="$DATA_DIR")
 
-run() {  # run <binary> <flagfile> <seed> [data flags...]
-  local binary=$1 flagfile=$2 seed=$3
-  shift 3
-  local workdir="$ROOT/${flagfile}_seed${seed}"
-  if [[ -f "$workdir/eval/report.json" ]] && "$PYTHON" -c "import json,sys; \
-      sys.exit(json.load(open('$workdir/eval/report.json'))['epoch'] != $EPOCHS)"; then
-    echo "done already: $workdir"
-    return
-  fi
-  echo "=== $workdir ($EPOCHS epochs)"
-  "$PYTHON" -m "experiments.$binary" --flagfile="experiments/flags/$flagfile.flags" \
-    --seed="$seed" --num_epochs="$EPOCHS" --eval_every=10 --checkpoint_every=10 \
-    --workdir="$workdir" --progress=false "$@"
-}
+source "$(dirname "$0")/run_lib.sh"
 
 for seed in $SEEDS; do
   run mnist mnist_infocatvae "$seed" "${mnist_data[@]}"

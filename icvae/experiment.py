@@ -558,6 +558,12 @@ def _write_figures(out, model, config, dataset, workdir):
                      'Test images and their reconstructions (mean code of the argmax category)',
                      ['original', 'reconstruction', 'original', 'reconstruction'],
                      [f'c={c}' for c in best[:10]])
+  return _write_training_curves(out, workdir, names)
+
+
+def _write_training_curves(out, workdir, names):
+  """Adds the training curves of workdir/metrics.jsonl (when present) to `names`."""
+  from icvae import figures
   metrics_path = pathlib.Path(workdir) / 'metrics.jsonl'
   if metrics_path.exists():
     names['training_curves'] = 'training_curves.png'
@@ -579,9 +585,4 @@ def _write_aae_figures(out, model, dataset, workdir, names):
   names['reconstructions'] = 'reconstructions.png'
   figures.image_grid(out / names['reconstructions'], np.stack([np.asarray(x), recon]),
                      'Test images and their AAE reconstructions', ['original', 'reconstruction'])
-  metrics_path = pathlib.Path(workdir) / 'metrics.jsonl'
-  if metrics_path.exists():
-    names['training_curves'] = 'training_curves.png'
-    figures.training_curves(out / names['training_curves'], metrics_path,
-                            f'Training curves of {pathlib.Path(workdir).name}')
-  return names
+  return _write_training_curves(out, workdir, names)

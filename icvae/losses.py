@@ -18,7 +18,7 @@ Conventions shared by every function here:
 
 import dataclasses
 import math
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp

@@ -5,8 +5,6 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 
 import icvae
 from icvae import aae
@@ -33,8 +31,7 @@ def test_each_player_gets_only_its_own_gradient():
   grads_off = _grads(model_off, x, key)
   jax.tree.map(np.testing.assert_allclose, grads['decoder'], grads_off['decoder'])
   # The discriminator's gradient is that of its own BCE alone, computed independently here.
-  _, encode_key_unused, prior_key = jax.random.split(key, 3)
-  del encode_key_unused
+  _, _, prior_key = jax.random.split(key, 3)
   z = model.embed(x)
   z_prior = jax.random.normal(prior_key, z.shape)
 

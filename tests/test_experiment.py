@@ -87,6 +87,19 @@ def test_bad_flags_name_the_flag(parsed_flags, tmp_path, argv, flag):
     common.config_from_flags('mnist')
 
 
+@pytest.mark.parametrize('argv,flag', [
+    (['--iwae_samples=0'], '--iwae_samples'),
+    (['--kde_folds=1'], '--kde_folds'),
+    (['--num_generated=-5'], '--num_generated'),
+])
+def test_bad_evaluation_flags_name_the_flag(parsed_flags, argv, flag):
+  from absl import app
+  from experiments import common
+  parsed_flags(['prog'] + argv)
+  with pytest.raises(app.UsageError, match=flag):
+    common.eval_options_from_flags()
+
+
 def test_good_flags_build_the_config(parsed_flags, tmp_path):
   from experiments import common
   parsed_flags(['prog', f'--flagfile={ROOT}/experiments/flags/mnist_infocatvae.flags',
