@@ -15,10 +15,10 @@ Choices (the paper gives none beyond "the same encoder and decoder"):
   instead of the original's three alternating phases with separate optimisers; stop-gradients
   keep each player's gradient to its own parameters, so this is simultaneous gradient play.
   Because one Adam normalises the encoder's summed gradient, the adversarial terms are
-  weighted (default 10, as the paper's beta_cont and beta_cat). Measured on 6,000 MNIST
-  images, 4 epochs, lr 1e-3, d = 8, hidden 128: weight 10 improved the test reconstruction
-  from -201 to -148 nats while the code mean's norm fell from 3.9 to 1.2; weight 100 let the
-  adversarial game dominate (reconstruction stuck near -217 nats).
+  weighted (default 10, as the paper's beta_cont and beta_cat). `experiments.probe_aae_weight`
+  (numbers in RESULTS.md): weight 10 improved the test reconstruction from -201 to -148 nats
+  in 4 epochs while the code mean's norm fell from 3.9 to 1.2; with weight 100 the
+  adversarial game dominates and the reconstruction stays near -217 nats.
 """
 
 import jax
