@@ -22,6 +22,7 @@ from flax import nnx
 
 from icvae import experiment
 from icvae import losses
+from icvae import priors
 
 flags.DEFINE_list('workdirs', None, 'Training workdirs, one panel each.')
 flags.DEFINE_list('titles', None, 'Panel titles (default: the workdir names).')
@@ -35,10 +36,10 @@ def category_samples(workdir, samples, seed):
   """(K, samples, H, W) decoded mean images of z ~ p(z|c) for every category c."""
   config, graphdef, state, _ = experiment.load_run(workdir)
   model = nnx.merge(graphdef, state.params, state.constants)
-  means = np.asarray(model.prior_means())
-  noise = jax.random.normal(jax.random.key(seed), (means.shape[0], samples, means.shape[1]))
+  means = model.prior_means()
+  z = priors.sample_conditional(jax.random.key(seed), means, samples)
   _, mean_fn = losses._likelihood(config.likelihood)  # pylint: disable=protected-access
-  images = np.asarray(mean_fn(model.decode(means[:, None, :] + noise)))
+  images = np.asarray(mean_fn(model.decode(z)))
   return images.reshape(means.shape[0], samples, 28, 28)
 
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from icvae import losses
+from icvae import priors
 
 # -------------------------------------------------------------------- information term
 
@@ -56,10 +57,7 @@ def information_cross_entropies(key, decode_fn, classify_fn, prior_means, num_sa
     InfoCatVAE 1.62.
   """
   _, mean_fn = losses._likelihood(likelihood)  # pylint: disable=protected-access
-  num_categories, latent_dim = prior_means.shape
-  label_key, z_key = jax.random.split(key)
-  labels = jax.random.randint(label_key, (num_samples,), 0, num_categories)
-  z = prior_means[labels] + jax.random.normal(z_key, (num_samples, latent_dim))
+  labels, z = priors.sample_prior(key, prior_means, num_samples)
   logits = _batched(lambda zs: classify_fn(mean_fn(decode_fn(zs))), z, batch_size)
   return {'proper': float(information_cross_entropy(logits, labels)),
           'as_published': float(double_softmax_cross_entropy(logits, labels))}

@@ -26,6 +26,7 @@ from icvae import data as data_lib
 from icvae import losses
 from icvae import metrics as metrics_lib
 from icvae import models
+from icvae import priors
 from icvae import train
 
 log = logging.getLogger('icvae')
@@ -176,6 +177,34 @@ def _restore(manager, epoch, abstract_state):
   return restored['state'], restored['meta']
 
 
+def _restore_checked(manager, epoch, abstract_state, config, where):
+  """Restores checkpoint `epoch` and checks it was made with `config`'s settings.
+
+  Args:
+    manager: the Orbax `CheckpointManager` of a training workdir.
+    epoch: the step to restore.
+    abstract_state: `TrainState` of `jax.ShapeDtypeStruct`s built from `config`.
+    config: the `ExperimentConfig` the checkpoint must match (except RESUMABLE_FIELDS).
+    where: the workdir, for the error messages.
+
+  Returns:
+    (state, meta) as saved by `_save`.
+
+  Raises:
+    ExperimentError: the arrays do not fit the model, or the saved settings differ.
+  """
+  try:
+    state, meta = _restore(manager, epoch, abstract_state)
+  except Exception as e:  # orbax raises several types for a structure or shape mismatch
+    raise ExperimentError(f'{where}: the checkpoint of epoch {epoch} does not fit the model '
+                          f'of these settings ({e}). Use another --workdir.') from e
+  diff = _differences(meta['config'], config, RESUMABLE_FIELDS)
+  if diff:
+    raise ExperimentError(f'{where}: the checkpoint was made with other settings: {diff}. '
+                          'Use another --workdir.')
+  return state, meta
+
+
 def _save(manager, epoch, state, config, key, force=False):
   import orbax.checkpoint as ocp
   meta = {'epoch': epoch, 'config': dataclasses.asdict(config),
@@ -251,11 +280,7 @@ def train_and_evaluate(config, dataset=None, devices=None):
   abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), state)
   if manager.latest_step() is not None:
     start_epoch = manager.latest_step()
-    state, meta = _restore(manager, start_epoch, abstract)
-    diff = _differences(meta['config'], config, RESUMABLE_FIELDS)
-    if diff:
-      raise ExperimentError(f'the checkpoint in {workdir} was made with other settings: '
-                            f'{diff}. Use another --workdir.')
+    state, _ = _restore_checked(manager, start_epoch, abstract, config, workdir)
     log.info('resuming from %s at epoch %d', workdir / 'checkpoints', start_epoch)
   elif config.restore_from:
     source = _checkpoint_manager(config.restore_from, 1)
@@ -375,15 +400,7 @@ def load_run(workdir):
     optimizer = optax.adam(config.learning_rate)
     graphdef, state = train.create_train_state(config.build_model(), optimizer)
     abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), state)
-    try:
-      state, meta = _restore(manager, epoch, abstract)
-    except Exception as e:  # orbax raises several types for a structure or shape mismatch
-      raise ExperimentError(f'{workdir}: the checkpoint of epoch {epoch} does not fit the '
-                            f'model in config.json ({e}).') from e
-    diff = _differences(meta['config'], config, RESUMABLE_FIELDS)
-    if diff:
-      raise ExperimentError(f'{workdir}: the checkpoint was made with other settings than '
-                            f'config.json: {diff}.')
+    state, _ = _restore_checked(manager, epoch, abstract, config, workdir)
   finally:
     manager.close()
   return config, graphdef, state, epoch
@@ -418,7 +435,7 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   model = nnx.merge(graphdef, state.params, state.constants)
   loss_config = config.loss_config()
   key = jax.random.key(options.seed)
-  keys = dict(zip(['test', 'info', 'iwae', 'generate', 'samples'], jax.random.split(key, 5)))
+  keys = dict(zip(['test', 'info', 'iwae', 'generate', 'figures'], jax.random.split(key, 5)))
   train_images = jnp.asarray(config.view(dataset.train_images))
   test_images = jnp.asarray(config.view(dataset.test_images))
   likelihood = config.likelihood
@@ -479,10 +496,7 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   timings['iwae'] = time.time() - started
 
   started = time.time()
-  labels = jax.random.randint(keys['generate'], (options.num_generated,), 0,
-                              config.num_categories)
-  z = prior_means[labels] + jax.random.normal(jax.random.fold_in(keys['generate'], 1),
-                                              (options.num_generated, prior_means.shape[1]))
+  _, z = priors.sample_prior(keys['generate'], prior_means, options.num_generated)
   generated = np.concatenate([_decoded_means(model, z[i:i + 5000], likelihood)
                               for i in range(0, len(z), 5000)])
   kde_data = data_lib.as_flat(
@@ -502,7 +516,7 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   timings['parzen'] = time.time() - started
 
   started = time.time()
-  report['figures'] = _write_figures(out, model, config, dataset, workdir)
+  report['figures'] = _write_figures(out, model, config, dataset, workdir, keys['figures'])
   timings['figures'] = time.time() - started
   report['seconds'] = timings
   (out / 'report.json').write_text(json.dumps(report, indent=2) + '\n')
@@ -510,7 +524,7 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   return report
 
 
-def _write_figures(out, model, config, dataset, workdir):
+def _write_figures(out, model, config, dataset, workdir, key):
   """Figures 3 and 4 of the paper, conditional samples, reconstructions, training curves."""
   from icvae import figures
   k = config.num_categories
@@ -538,8 +552,7 @@ def _write_figures(out, model, config, dataset, workdir):
                      'Figure 4: decoded z = lambda on the block of category c',
                      [f'c = {c}' for c in range(k)], [f'lambda={int(v)}' for v in lambdas])
   # Conditional samples: z ~ p(z|c), 10 per category.
-  rng = np.random.default_rng(0)
-  z = means[:, None, :] + rng.standard_normal((k, 10, means.shape[1])).astype(np.float32)
+  z = priors.sample_conditional(key, means, 10)
   names['conditional_samples'] = 'conditional_samples.png'
   figures.image_grid(out / names['conditional_samples'],
                      _decoded_means(model, z, likelihood),

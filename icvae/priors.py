@@ -17,6 +17,7 @@ as an `nnx.Param` initialised at the block means, so an optimiser built with
 
 import numbers
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -86,3 +87,40 @@ class BlockPrior(nnx.Module):
   def __call__(self):
     """Returns the (K, d) means."""
     return self.means[...]
+
+
+def sample_prior(key, prior_means, num_samples):
+  """Draws (c, z) ~ p(c) p(z|c): c uniform on {0..K-1}, z ~ N(mu_c, I) (section 7).
+
+  The one place where evaluation and figures draw from the prior, so every generated sample
+  (section 10's information term, Table 1's Parzen estimate) comes from the same draw rule.
+
+  Args:
+    key: a JAX PRNG key.
+    prior_means: (K, d) means mu_c (fixed block means of eq. 8, or learned ones).
+    num_samples: N, the number of draws.
+
+  Returns:
+    (labels, z): int32 (N,) categories i.i.d. uniform, and float32 (N, d) codes.
+  """
+  num_categories, latent_dim = prior_means.shape
+  label_key, z_key = jax.random.split(key)
+  labels = jax.random.randint(label_key, (num_samples,), 0, num_categories)
+  z = prior_means[labels] + jax.random.normal(z_key, (num_samples, latent_dim))
+  return labels, z
+
+
+def sample_conditional(key, prior_means, per_category):
+  """Draws `per_category` codes z ~ p(z|c) = N(mu_c, I) for every category c.
+
+  Args:
+    key: a JAX PRNG key.
+    prior_means: (K, d) means mu_c.
+    per_category: n, the draws per category.
+
+  Returns:
+    float32 (K, n, d); row c holds n independent draws around mu_c.
+  """
+  num_categories, latent_dim = prior_means.shape
+  noise = jax.random.normal(key, (num_categories, per_category, latent_dim))
+  return jnp.asarray(prior_means)[:, None, :] + noise

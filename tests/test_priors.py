@@ -58,3 +58,29 @@ def test_fixed_prior_is_not_a_param_and_learned_prior_is():
   np.testing.assert_array_equal(fixed(), learned())
   assert (fixed.num_categories, fixed.latent_dim) == (10, 20)
 
+
+
+def test_sample_prior_matches_p_c_and_p_z_given_c_by_monte_carlo():
+  means = priors.block_prior_means(4, 2, 3.0)
+  n = 200_000
+  labels, z = priors.sample_prior(jax.random.key(0), means, n)
+  labels, z = np.asarray(labels), np.asarray(z)
+  assert labels.shape == (n,) and z.shape == (n, 8)
+  # p(c) uniform: each frequency within 4 standard errors of 1/4.
+  freq = np.bincount(labels, minlength=4) / n
+  np.testing.assert_allclose(freq, 0.25, atol=4 * np.sqrt(0.25 * 0.75 / n))
+  for c in range(4):
+    zc = z[labels == c]
+    # z | c ~ N(mu_c, I): the mean within 5 standard errors, the covariance near identity.
+    np.testing.assert_allclose(zc.mean(0), np.asarray(means[c]), atol=5 / np.sqrt(len(zc)))
+    np.testing.assert_allclose(np.cov(zc.T), np.eye(8), atol=0.03)
+
+
+def test_sample_conditional_centres_each_row_on_its_mean():
+  means = priors.block_prior_means(3, 2, 5.0)
+  z = np.asarray(priors.sample_conditional(jax.random.key(1), means, 20_000))
+  assert z.shape == (3, 20_000, 6)
+  np.testing.assert_allclose(z.mean(1), np.asarray(means), atol=0.04)
+  np.testing.assert_allclose(z.std(1), 1.0, atol=0.02)
+  other = np.asarray(priors.sample_conditional(jax.random.key(2), means, 20_000))
+  assert not np.allclose(z, other)
