@@ -24,6 +24,9 @@ flags.DEFINE_float('adversarial_weight', 10.0, 'AAE only: weight of the generato
 flags.DEFINE_enum('network', 'mlp', ['mlp', 'gru'],
                   'mlp: Table 2 on flat images (Bernoulli pixels); gru: Table 3 on image rows '
                   'as sequences (squared error per time step, appendix C).')
+flags.DEFINE_float('observation_scale', 0.0, 'GRU only: sigma of the Gaussian p(x|z) = '
+                   'N(mean, sigma^2 I); the loss is SSE / (2 sigma^2). 0: appendix C read '
+                   'literally (sum over steps of the per-step MSE, sigma = sqrt(F / 2)).')
 flags.DEFINE_integer('num_categories', 10, 'K, the number of categories.')
 flags.DEFINE_integer('delta', 2, 'Latent coordinates per category; d = K * delta (eq. 8).')
 flags.DEFINE_integer('latent_dim', 0, 'd; if set, must be a multiple of --num_categories '
@@ -114,6 +117,12 @@ def config_from_flags(dataset):
     value = FLAGS[name].value
     if not math.isfinite(value) or value <= 0:
       fail(f'--{name}={value}: must be a finite number > 0.')
+  if not math.isfinite(FLAGS.observation_scale) or FLAGS.observation_scale < 0:
+    fail(f'--observation_scale={FLAGS.observation_scale}: must be a finite number >= 0 '
+         '(0: appendix C\'s sqrt(F / 2)).')
+  if FLAGS.observation_scale and FLAGS.network != 'gru':
+    fail(f'--observation_scale={FLAGS.observation_scale}: only for --network=gru (the MLP '
+         'models pixels as Bernoulli, appendix B).')
   if not 0 <= FLAGS.dropout_rate < 1:
     fail(f'--dropout_rate={FLAGS.dropout_rate}: must be in [0, 1).')
   train_size = data.SPLIT_SIZES['train']
@@ -139,6 +148,7 @@ def config_from_flags(dataset):
       prior_scale=FLAGS.prior_scale, hidden_features=FLAGS.hidden_features,
       dropout_rate=FLAGS.dropout_rate, learned_prior=FLAGS.learned_prior,
       compute_dtype=FLAGS.compute_dtype, adversarial_weight=FLAGS.adversarial_weight,
+      observation_scale=FLAGS.observation_scale,
       beta_cont=FLAGS.beta_cont, beta_cat=FLAGS.beta_cat, beta_info=FLAGS.beta_info,
       num_info_samples=FLAGS.num_info_samples, reconstruction=FLAGS.reconstruction,
       learning_rate=FLAGS.learning_rate, batch_size=FLAGS.batch_size,

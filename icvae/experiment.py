@@ -58,6 +58,7 @@ class ExperimentConfig:
   learned_prior: bool = False
   adversarial_weight: float = 10.0    # AAE only
   compute_dtype: str = 'float32'
+  observation_scale: float = 0.0  # GRU: sigma of N(x; mean, sigma^2 I); 0: appendix C literal
   beta_cont: float = 10.0
   beta_cat: float = 10.0
   beta_info: float = 100.0
@@ -84,8 +85,17 @@ class ExperimentConfig:
 
   @property
   def likelihood(self):
-    """Bernoulli on pixels for the MLP (appendix B); appendix C's squared error for the GRU."""
-    return 'squared_error' if self.network == 'gru' else 'bernoulli'
+    """Bernoulli on pixels for the MLP (appendix B); a Gaussian on rows for the GRU.
+
+    For the GRU, observation_scale = 0 reads appendix C literally ('squared_error', the sum
+    over steps of the per-step MSE, i.e. sigma = sqrt(F / 2)); a positive value is that
+    sigma instead (`losses.GaussianLikelihood`).
+    """
+    if self.network != 'gru':
+      return 'bernoulli'
+    if self.observation_scale:
+      return losses.GaussianLikelihood(float(self.observation_scale))
+    return 'squared_error'
 
   def view(self, images):
     """The data as the network reads them: flat (N, 784) or (N, 28, 28) row sequences."""

@@ -203,8 +203,38 @@ def squared_error_log_likelihood(mean, targets, event_ndims=2):
   return gaussian_log_likelihood(mean, targets, scale, event_ndims)
 
 
+@dataclasses.dataclass(frozen=True)
+class GaussianLikelihood:
+  """p(x|z) = N(x; decoder mean, scale^2 I) with a fixed `scale`; usable wherever a likelihood
+  name is (it is hashable, so it can be a static argument of a jitted function).
+
+  'gaussian' is scale 1 and 'squared_error' is scale sqrt(F / 2). For real-valued data the
+  paper fixes the loss (appendix C) but not the noise level; the noise level sets the weight
+  of the reconstruction against the beta-weighted KL terms: -log p(x|z) is
+  SSE / (2 scale^2) + const, so halving the scale quadruples the reconstruction's weight.
+  """
+  scale: float
+
+  def __post_init__(self):
+    if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale)
+            and self.scale > 0):
+      raise ValueError(f'the Gaussian likelihood scale must be a finite number > 0, '
+                       f'got {self.scale!r}.')
+
+
+def is_likelihood(spec):
+  """True for a name in LIKELIHOODS or a `GaussianLikelihood`."""
+  return isinstance(spec, GaussianLikelihood) or spec in LIKELIHOODS
+
+
 def _likelihood(name):
-  """(log_likelihood_fn(outputs, targets, event_ndims), mean_fn(outputs)) for a likelihood."""
+  """(log_likelihood_fn(outputs, targets, event_ndims), mean_fn(outputs)) for a likelihood.
+
+  `name` is one of LIKELIHOODS or a `GaussianLikelihood`.
+  """
+  if isinstance(name, GaussianLikelihood):
+    return (lambda outputs, targets, event_ndims: gaussian_log_likelihood(
+        outputs, targets, name.scale, event_ndims)), (lambda outputs: outputs)
   if name == 'bernoulli':
     return bernoulli_log_likelihood, jax.nn.sigmoid
   if name == 'gaussian':

@@ -43,9 +43,9 @@ class LossConfig:
     if self.reconstruction not in losses.RECONSTRUCTION_ESTIMATORS:
       raise ValueError(f'reconstruction must be one of {losses.RECONSTRUCTION_ESTIMATORS}, '
                        f'got {self.reconstruction!r}.')
-    if self.likelihood not in losses.LIKELIHOODS:
-      raise ValueError(f'likelihood must be one of {losses.LIKELIHOODS}, '
-                       f'got {self.likelihood!r}.')
+    if not losses.is_likelihood(self.likelihood):
+      raise ValueError(f'likelihood must be one of {losses.LIKELIHOODS} or a '
+                       f'losses.GaussianLikelihood, got {self.likelihood!r}.')
     if self.num_info_samples is not None and self.num_info_samples < 1:
       raise ValueError(f'num_info_samples must be >= 1, got {self.num_info_samples}.')
 

@@ -1,6 +1,7 @@
 """Experiment binaries: flag validation, resume, refusal, NaN stop, sharding, SIGKILL."""
 
 import json
+import math
 import os
 import pathlib
 import signal
@@ -75,6 +76,9 @@ def parsed_flags():
     (['--model=aae', '--num_categories=1', '--delta=20', '--network=gru'], '--model=aae'),
     (['--model=aae', '--num_categories=1', '--delta=20', '--adversarial_weight=-1'],
      '--adversarial_weight'),
+    (['--observation_scale=0.1'], '--observation_scale'),  # the MLP is Bernoulli
+    (['--network=gru', '--observation_scale=-0.1'], '--observation_scale'),
+    (['--network=gru', '--observation_scale=inf'], '--observation_scale'),
 ])
 def test_bad_flags_name_the_flag(parsed_flags, tmp_path, argv, flag):
   from absl import app
@@ -98,6 +102,19 @@ def test_bad_evaluation_flags_name_the_flag(parsed_flags, argv, flag):
   parsed_flags(['prog'] + argv)
   with pytest.raises(app.UsageError, match=flag):
     common.eval_options_from_flags()
+
+
+def test_observation_scale_picks_the_gru_likelihood(parsed_flags, tmp_path):
+  from experiments import common
+  from icvae import losses
+  seq = f'{ROOT}/experiments/flags/seq_mnist_catvae.flags'
+  parsed_flags(['prog', f'--flagfile={seq}', f'--workdir={tmp_path}/w',
+                '--observation_scale=0'])
+  assert common.config_from_flags('mnist').likelihood == 'squared_error'  # appendix C literal
+  parsed_flags(['prog', f'--flagfile={seq}', f'--workdir={tmp_path}/w'])
+  config = common.config_from_flags('mnist')
+  assert config.likelihood == losses.GaussianLikelihood(0.2)  # the flagfile's choice
+  assert config.loss_config().likelihood == losses.GaussianLikelihood(0.2)
 
 
 def test_good_flags_build_the_config(parsed_flags, tmp_path):
@@ -337,16 +354,18 @@ def test_evaluate_binary_reports_a_missing_workdir(tmp_path):
 # --- recurrent networks (Table 3) and the free prior ----------------------------------------
 
 
-@pytest.mark.parametrize('learned_prior', [False, True])
+@pytest.mark.parametrize('learned_prior,observation_scale', [(False, 0.2), (True, 0.0)])
 def test_gru_smoke_on_real_mnist_lowers_the_loss_and_writes_everything(tmp_path, mnist_arrays,
-                                                                       learned_prior):
+                                                                       learned_prior,
+                                                                       observation_scale):
   train_x, train_y, test_x, test_y = mnist_arrays
   dataset = data.Dataset(train_x[:2048].reshape(-1, 28, 28), train_y[:2048],
                          test_x[:500].reshape(-1, 28, 28), test_y[:500])
   workdir = tmp_path / 'gru'
   config = _tiny_config(workdir, network='gru', hidden_features=32, num_epochs=3,
                         batch_size=128, learning_rate=3e-3, eval_batch_size=500,
-                        learned_prior=learned_prior, reconstruction='soft_code')
+                        learned_prior=learned_prior, reconstruction='soft_code',
+                        observation_scale=observation_scale)
   state = experiment.train_and_evaluate(config, dataset)
   records = [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
   assert records[-1]['train/loss'] < records[0]['train/loss']
@@ -357,6 +376,7 @@ def test_gru_smoke_on_real_mnist_lowers_the_loss_and_writes_everything(tmp_path,
                                    kde_train_examples=500, kde_folds=2)
   report = experiment.evaluate_run(workdir, dataset=dataset, options=options)
   assert (workdir / 'eval' / report['figures']['conditional_samples']).exists()
+  assert math.isfinite(report['test']['iwae_bound'])
   # The free prior's means move; the fixed prior's do not (they are not parameters).
   means = np.asarray(jax.device_get(
       (state.params if learned_prior else state.constants)['prior']['means']))
@@ -369,14 +389,14 @@ def test_gru_smoke_on_real_mnist_lowers_the_loss_and_writes_everything(tmp_path,
 
 
 def test_workdir_from_before_a_new_setting_still_resumes_and_evaluates(tmp_path):
-  # A run written before a config field existed (here: network, compute_dtype and
-  # adversarial_weight) resumes and evaluates, the missing fields taking their defaults.
+  # A run written before a config field existed (here: network, compute_dtype,
+  # adversarial_weight and observation_scale) resumes and evaluates, the missing fields taking their defaults.
   dataset = _tiny_dataset()
   workdir = tmp_path / 'old'
   experiment.train_and_evaluate(_tiny_config(workdir, num_epochs=1), dataset)
   config_path = workdir / 'config.json'
   saved = json.loads(config_path.read_text())
-  for key in ('network', 'compute_dtype', 'adversarial_weight'):
+  for key in ('network', 'compute_dtype', 'adversarial_weight', 'observation_scale'):
     del saved[key]
   config_path.write_text(json.dumps(saved))
   experiment.train_and_evaluate(_tiny_config(workdir, num_epochs=2), dataset)

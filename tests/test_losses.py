@@ -388,3 +388,24 @@ def test_squared_error_likelihood_is_appendix_c_loss_up_to_a_constant():
   np.testing.assert_allclose(ours, -per_step_mse - constant, rtol=1e-5)
   np.testing.assert_allclose(
       ours, stats.norm.logpdf(x, mean, np.sqrt(14.0)).reshape(3, -1).sum(-1), rtol=1e-5)
+
+
+@pytest.mark.parametrize('scale', [0.1, 0.5, 3.0])
+def test_gaussian_likelihood_of_any_scale_is_the_normal_density(scale):
+  rng = np.random.default_rng(1)
+  x = rng.random((4, 28, 28)).astype(np.float32)
+  mean = rng.random((4, 28, 28)).astype(np.float32)
+  log_likelihood, mean_fn = losses._likelihood(losses.GaussianLikelihood(scale))
+  ours = np.asarray(log_likelihood(jnp.asarray(mean), jnp.asarray(x), 2))
+  np.testing.assert_allclose(
+      ours, stats.norm.logpdf(x, mean, scale).reshape(4, -1).sum(-1), rtol=1e-5)
+  np.testing.assert_array_equal(np.asarray(mean_fn(jnp.asarray(mean))), mean)
+  # The names are the scales 1 and sqrt(F / 2).
+  assert losses.is_likelihood('gaussian') and losses.is_likelihood(losses.GaussianLikelihood(2.0))
+  assert not losses.is_likelihood('poisson')
+
+
+@pytest.mark.parametrize('scale', [0.0, -1.0, float('nan'), float('inf'), 'a'])
+def test_gaussian_likelihood_rejects_bad_scales(scale):
+  with pytest.raises(ValueError, match='scale'):
+    losses.GaussianLikelihood(scale)
