@@ -19,6 +19,10 @@ flags.DEFINE_string('runs', 'runs/results', 'Folder holding <name>_seed<N> workd
 
 COLUMNS = (
     ('test acc', lambda r: r['clustering']['test']['accuracy'], '{:.3f}'),
+    ('test acc many-to-one', lambda r: r['clustering']['test']['many_to_one_accuracy'],
+     '{:.3f}'),
+    ('smallest test cluster', lambda r: min(r['clustering']['test']['cluster_usage']),
+     '{:.3f}'),
     ('train acc', lambda r: r['clustering']['train']['accuracy'], '{:.3f}'),
     ('test NMI', lambda r: r['clustering']['test']['nmi'], '{:.3f}'),
     ('test ARI', lambda r: r['clustering']['test']['ari'], '{:.3f}'),
