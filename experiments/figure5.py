@@ -21,7 +21,6 @@ import numpy as np
 from flax import nnx
 
 from icvae import experiment
-from icvae import losses
 from icvae import priors
 
 flags.DEFINE_list('workdirs', None, 'Training workdirs, one panel each.')
@@ -38,8 +37,7 @@ def category_samples(workdir, samples, seed):
   model = nnx.merge(graphdef, state.params, state.constants)
   means = model.prior_means()
   z = priors.sample_conditional(jax.random.key(seed), means, samples)
-  _, mean_fn = losses._likelihood(config.likelihood)  # pylint: disable=protected-access
-  images = np.asarray(mean_fn(model.decode(z)))
+  images = experiment._decoded_means(model, z, config.likelihood)  # pylint: disable=protected-access
   return images.reshape(means.shape[0], samples, 28, 28)
 
 

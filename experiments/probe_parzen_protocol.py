@@ -71,7 +71,7 @@ def main(argv):
     model = nnx.merge(graphdef, state.params, state.constants)
     key = jax.random.key(FLAGS.seed)
     _, z = priors.sample_prior(key, model.prior_means(), FLAGS.num_generated)
-    means = np.concatenate([np.asarray(jax.nn.sigmoid(model.decode(z[i:i + 2000])))
+    means = np.concatenate([experiment._decoded_means(model, z[i:i + 2000])  # pylint: disable=protected-access
                             for i in range(0, len(z), 2000)])
     sampled = (np.random.default_rng(FLAGS.seed).random(means.shape) < means).astype(np.float32)
     table[f'{workdir} (epoch {epoch})'] = {
