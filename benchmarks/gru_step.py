@@ -17,7 +17,7 @@ import numpy as np
 import optax
 
 import icvae
-from icvae import losses
+from icvae import likelihoods
 from icvae import models
 from icvae import train
 
@@ -39,9 +39,8 @@ def main(argv):
   for reconstruction in ('soft_code', 'expected'):
     for name, beta_info in (('CatVAE', 0.0), ('InfoCatVAE', 100.0)):
       optimizer = optax.adam(1e-3)
-      config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, beta_info),
-                                reconstruction=reconstruction,
-                                likelihood=losses.GaussianLikelihood(0.2))
+      config = icvae.InfoCatVAE(10.0, 10.0, beta_info, reconstruction=reconstruction,
+                                likelihood=likelihoods.Gaussian(0.2))
       graphdef, state = icvae.create_train_state(models.gru_catvae(hidden_features=128),
                                                  optimizer)
       state = train.replicate(state, mesh)

@@ -9,11 +9,10 @@ import icvae
 
 
 def setup(reconstruction, beta_info, compute_dtype='float32'):
-  """(graphdef, state, optimizer, loss config) of the benchmarked model: the Table 2 MLP,
+  """(graphdef, state, optimizer, objective) of the benchmarked model: the Table 2 MLP,
   betas 10/10/beta_info, Adam 1e-3."""
   optimizer = optax.adam(1e-3)
-  config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, beta_info),
-                            reconstruction=reconstruction)
+  config = icvae.InfoCatVAE(10.0, 10.0, beta_info, reconstruction=reconstruction)
   graphdef, state = icvae.create_train_state(icvae.mlp_catvae(compute_dtype=compute_dtype),
                                              optimizer)
   return graphdef, state, optimizer, config

@@ -1,6 +1,6 @@
 r"""Evaluates the latest checkpoint of a training workdir: report.json and figures.
 
-  python -m experiments.evaluate --workdir=runs/mnist_infocatvae [--data_dir=...]
+  python -m experiments.evaluate --workdir=runs/fashion_mnist_infocatvae [--data_dir=...]
 
 Uses the run's own config.json; writes <workdir>/eval/report.json and PNG figures. The sizes
 (--iwae_samples, --num_generated, --kde_train_examples, --kde_folds) default to the paper's
@@ -13,8 +13,7 @@ from absl import app
 from absl import flags
 
 from experiments import common
-from icvae import data
-from icvae import experiment
+from icvae import report
 
 FLAGS = flags.FLAGS
 
@@ -27,11 +26,14 @@ def main(argv):
   options = common.eval_options_from_flags()
   log = common.setup_logging()
   try:
-    report = experiment.evaluate_run(FLAGS.workdir, data_dir=FLAGS.data_dir, options=options)
-  except (experiment.ExperimentError, data.DataError) as e:
+    result = report.evaluate_run(FLAGS.workdir, data_dir=FLAGS.data_dir, options=options)
+  except common.ERRORS as e:
     sys.stderr.write(f'error: {e}\n')
     sys.exit(1)
-  log.info('%s', common.summary_line(report))
+  except KeyboardInterrupt:
+    sys.stderr.write('interrupted; nothing of this evaluation was written.\n')
+    sys.exit(130)
+  log.info('%s', common.summary_line(result))
 
 
 if __name__ == '__main__':

@@ -18,9 +18,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
-from flax import nnx
 
-from icvae import experiment
+import icvae
 from icvae import priors
 
 flags.DEFINE_list('workdirs', None, 'Training workdirs, one panel each.')
@@ -33,11 +32,10 @@ FLAGS = flags.FLAGS
 
 def category_samples(workdir, samples, seed):
   """(K, samples, H, W) decoded mean images of z ~ p(z|c) for every category c."""
-  config, graphdef, state, _ = experiment.load_run(workdir)
-  model = nnx.merge(graphdef, state.params, state.constants)
-  means = model.prior_means()
+  loaded = icvae.load_model(workdir)
+  means = loaded.model.prior_means()
   z = priors.sample_conditional(jax.random.key(seed), means, samples)
-  images = experiment._decoded_means(model, z, config.likelihood)  # pylint: disable=protected-access
+  images = icvae.decode_mean(loaded.model, z, loaded.config.likelihood)
   return images.reshape(means.shape[0], samples, 28, 28)
 
 
@@ -51,7 +49,7 @@ def main(argv):
     raise app.UsageError('--titles needs one title per --workdirs entry.')
   try:
     panels = [category_samples(w, FLAGS.samples, FLAGS.seed) for w in FLAGS.workdirs]
-  except experiment.ExperimentError as e:
+  except icvae.checkpoints.CheckpointError as e:
     sys.stderr.write(f'error: {e}\n')
     sys.exit(1)
   figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.6), squeeze=False)

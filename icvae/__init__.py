@@ -1,23 +1,51 @@
-"""icvae: CatVAE and InfoCatVAE (Pineau & Lelarge, arXiv 1806.08240) in JAX / Flax NNX."""
+"""icvae: categorical + continuous latent codes (CatVAE, InfoCatVAE and peers) in JAX / Flax NNX.
 
-from icvae import losses
-from icvae import models
+Layers, each importing only the ones above it in this list:
+- math: `likelihoods`, `priors`, `losses`, `evaluation`, `metrics`, `settings` (pure);
+- networks: `models` (Flax NNX);
+- objectives: `objectives` (one module per model family, and the registry);
+- the loop: `config`, `train`, `checkpoints`, `loop`, with `data` for the arrays;
+- reporting: `figures`, `report`.
+"""
+
+from icvae import likelihoods
 from icvae import priors
+from icvae import losses
+from icvae import metrics
+from icvae import evaluation
+from icvae import settings
+from icvae import data
+from icvae import models
+from icvae import objectives
+from icvae import config
 from icvae import train
+from icvae import checkpoints
+from icvae import loop
+from icvae import figures
+from icvae import report
+from icvae.checkpoints import load_model
+from icvae.config import RunConfig
+from icvae.figures import decode_mean
+from icvae.loop import train_and_evaluate
 from icvae.losses import CategoricalPosterior
-from icvae.losses import LossWeights
-from icvae.losses import infocatvae_loss
 from icvae.models import CategoricalVAE
 from icvae.models import gru_catvae
 from icvae.models import mlp_catvae
+from icvae.objectives import ModelFamily
+from icvae.objectives import Objective
+from icvae.objectives.catvae import InfoCatVAE
+from icvae.objectives.catvae import infocatvae_loss
 from icvae.priors import BlockPrior
 from icvae.priors import block_prior_means
 from icvae.priors import sample_conditional
 from icvae.priors import sample_prior
-from icvae.train import LossConfig
+from icvae.report import EvalOptions
+from icvae.report import evaluate_run
 from icvae.train import TrainState
 from icvae.train import create_train_state
 from icvae.train import make_eval_step
+from icvae.train import make_optimizer
+from icvae.train import make_train_epoch
 from icvae.train import make_train_step
 
-__version__ = '0.1.0'
+__version__ = '0.2.0'

@@ -11,14 +11,27 @@ prepares them once as array_record (about 5 s for 70k images) and reads them bac
    do not);
 3. a copy downloaded earlier into the cache, or the canonical download when online.
 
-Every file is validated (magic number, element type, dimensions, length, image/label counts,
-label range); a bad file gives a `DataError` naming the file and the problem. The prepared
-array_record copy lives under the cache keyed by the SHA-256 of the source files, so different
-sources never mix.
+Downloads (source 3) are verified against the SHA-256 and size recorded in
+`DOWNLOAD_CHECKSUMS`, which matters all the more as Fashion-MNIST is served over plain http. A
+download is written to `<file>.part` and renamed only once it matches; a file already in the
+download cache (from an earlier run: perhaps truncated, corrupt or altered) is checked again
+before every use. On a mismatch the file is deleted and a `DataError` names it, the expected
+and the actual SHA-256, and what to do.
+
+Files from `data_dir` or the Debian folder (sources 1 and 2) are deliberately not held to
+those checksums: they are the user's or the distribution's choice, and equal data often come
+in different bytes (the Debian package recompresses the gz files with other headers, and
+uncompressed files are accepted), so a checksum of the file would reject good data.
+
+Every file, from any source, is validated (magic number, element type, dimensions, length,
+image/label counts, label range); a bad file gives a `DataError` naming the file and the
+problem. The prepared array_record copy lives under the cache keyed by the SHA-256 of the
+source files, so different sources never mix.
 """
 
 import gzip
 import hashlib
+import http.client
 import os
 import pathlib
 import urllib.request
@@ -36,6 +49,31 @@ DEBIAN_DIRS = {'fashion_mnist': '/usr/share/datasets/fashion-mnist'}
 DOWNLOAD_URLS = {
     'mnist': 'https://storage.googleapis.com/cvdf-datasets/mnist/',
     'fashion_mnist': 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
+}
+# Size in bytes and SHA-256 of the canonical files at DOWNLOAD_URLS. Source: the url checksum
+# files of tensorflow-datasets 4.9.10 (tensorflow_datasets/url_checksums/mnist.txt and
+# fashion_mnist.txt, which list URL, size and sha256 for these same URLs).
+DOWNLOAD_CHECKSUMS = {
+    'mnist': {
+        'train-images-idx3-ubyte.gz':
+            (9912422, '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609'),
+        'train-labels-idx1-ubyte.gz':
+            (28881, '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c'),
+        't10k-images-idx3-ubyte.gz':
+            (1648877, '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6'),
+        't10k-labels-idx1-ubyte.gz':
+            (4542, 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6'),
+    },
+    'fashion_mnist': {
+        'train-images-idx3-ubyte.gz':
+            (26421880, '3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84'),
+        'train-labels-idx1-ubyte.gz':
+            (29515, 'a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845'),
+        't10k-images-idx3-ubyte.gz':
+            (4422102, '346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073'),
+        't10k-labels-idx1-ubyte.gz':
+            (5148, '67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5'),
+    },
 }
 INSTALL_HINTS = {
     'mnist': 'pass --data_dir=DIR with the four MNIST IDX gz files (e.g. from '
@@ -128,31 +166,99 @@ def _has_all_files(folder):
   return all(_find_file(folder, stem) for stems in SPLIT_FILES.values() for stem in stems)
 
 
-def _download(name, target):
-  """Downloads the four files of `name` into `target`; False (no exception) when offline."""
+def _sha256_of(path):
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def _check_download(name, filename, path, size, sha256):
+  """Deletes `path` and raises unless (`size`, `sha256`) are the recorded ones of `filename`.
+
+  Raises:
+    DataError: naming the file, the expected and the actual SHA-256, and what to do.
+  """
+  expected_size, expected_sha256 = DOWNLOAD_CHECKSUMS[name][filename]
+  if (size, sha256) == (expected_size, expected_sha256):
+    return
+  path.unlink(missing_ok=True)
+  raise DataError(
+      f'{path}: checksum mismatch for {DOWNLOAD_URLS[name] + filename}: expected sha256 '
+      f'{expected_sha256} ({expected_size} bytes), got sha256 {sha256} ({size} bytes); the '
+      'file is truncated, corrupt or not the canonical one, and has been deleted. Re-run '
+      'online to download it again (if it fails again, the network or the server is serving '
+      'other bytes), or pass --data_dir=DIR with the four IDX gz files from a source you '
+      'trust.')
+
+
+def _download(name, target, filenames):
+  """Downloads `filenames` of `name` into `target`, checking each before it is used.
+
+  Each file goes to `<file>.part` first and becomes `<file>` only when its size and SHA-256
+  match `DOWNLOAD_CHECKSUMS`.
+
+  Returns:
+    True when all were downloaded; False (no exception) when offline or the transfer failed.
+
+  Raises:
+    DataError: a downloaded file does not match its checksum (nothing of it is kept).
+  """
   target.mkdir(parents=True, exist_ok=True)
-  try:
-    for stems in SPLIT_FILES.values():
-      for stem in stems:
-        destination = target / (stem + '.gz')
-        if destination.exists():
-          continue
-        with urllib.request.urlopen(DOWNLOAD_URLS[name] + stem + '.gz', timeout=20) as r:
-          data = r.read()
-        tmp = destination.with_suffix('.part')
-        tmp.write_bytes(data)
-        tmp.rename(destination)
-  except OSError:
-    return False
+  for filename in filenames:
+    destination = target / filename
+    part = target / (filename + '.part')
+    digest, size = hashlib.sha256(), 0
+    try:
+      with urllib.request.urlopen(DOWNLOAD_URLS[name] + filename, timeout=20) as response, \
+          open(part, 'wb') as f:
+        for chunk in iter(lambda: response.read(1 << 20), b''):
+          f.write(chunk)
+          digest.update(chunk)
+          size += len(chunk)
+    except (OSError, http.client.HTTPException):
+      part.unlink(missing_ok=True)
+      return False
+    _check_download(name, filename, part, size, digest.hexdigest())
+    part.rename(destination)
   return True
+
+
+def _verified_downloads(name, target, allow_download):
+  """Whether `target` holds the four verified downloads of `name`, fetching missing ones.
+
+  Files already in `target` (from an earlier run) are checked against `DOWNLOAD_CHECKSUMS`
+  before use, as fresh downloads are.
+
+  Returns:
+    True when all four files are there and match; False when some are missing and cannot be
+    downloaded (offline, or `allow_download` is False).
+
+  Raises:
+    DataError: a cached or downloaded file does not match its checksum (it is deleted).
+  """
+  missing = []
+  for filename in DOWNLOAD_CHECKSUMS[name]:
+    path = target / filename
+    if path.is_file():
+      _check_download(name, filename, path, path.stat().st_size, _sha256_of(path))
+    else:
+      missing.append(filename)
+  if not missing:
+    return True
+  return allow_download and _download(name, target, missing)
 
 
 def find_source(name, data_dir=None, cache_dir=None, allow_download=True):
   """The folder the IDX files of `name` will be read from (see the module docstring).
 
+  Downloaded files are checked against `DOWNLOAD_CHECKSUMS`; `data_dir` and the Debian folder
+  are not (see the module docstring).
+
   Raises:
-    DataError: if `data_dir` lacks the files, or no source is available; the message says
-      what to install or pass.
+    DataError: if `data_dir` lacks the files, no source is available, or a downloaded file
+      (new or cached) fails its checksum (it is then deleted); the message says what to do.
   """
   if name not in DATASETS:
     raise DataError(f'unknown dataset {name!r}; expected one of {DATASETS}.')
@@ -165,7 +271,7 @@ def find_source(name, data_dir=None, cache_dir=None, allow_download=True):
   if debian and _has_all_files(debian):
     return pathlib.Path(debian)
   downloaded = pathlib.Path(cache_dir or default_cache_dir()) / 'downloads' / name
-  if _has_all_files(downloaded) or (allow_download and _download(name, downloaded)):
+  if _verified_downloads(name, downloaded, allow_download):
     return downloaded
   raise DataError(f'no {name} files found and no internet to download them: '
                   f'{INSTALL_HINTS[name]}.')

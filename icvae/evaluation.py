@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from icvae import likelihoods
 from icvae import losses
 from icvae import priors
 
@@ -56,9 +57,9 @@ def information_cross_entropies(key, decode_fn, classify_fn, prior_means, num_sa
     (`double_softmax_cross_entropy`), in nats; lower is better. Paper: CatVAE 2.03,
     InfoCatVAE 1.62.
   """
-  _, mean_fn = losses._likelihood(likelihood)  # pylint: disable=protected-access
+  likelihood = likelihoods.get(likelihood)
   labels, z = priors.sample_prior(key, prior_means, num_samples)
-  logits = _batched(lambda zs: classify_fn(mean_fn(decode_fn(zs))), z, batch_size)
+  logits = _batched(lambda zs: classify_fn(likelihood.mean(decode_fn(zs))), z, batch_size)
   return {'proper': float(information_cross_entropy(logits, labels)),
           'as_published': float(double_softmax_cross_entropy(logits, labels))}
 
@@ -122,12 +123,14 @@ def _kde_log_density(points, data, bandwidths, chunk_size):
   return per_point.T - normaliser[:, None]
 
 
-def kde_bandwidth_search(data, bandwidths, folds=5, chunk_size=250):
+def kde_bandwidth_search(data, bandwidths, folds=5, chunk_size=250, progress=None):
   """Bandwidth by k-fold cross-validation, as scikit-learn's GridSearchCV(KernelDensity).
 
   The folds are contiguous, unshuffled, the first N mod k one example larger (scikit-learn's
   KFold); each bandwidth is scored by the summed log-density of the held-out fold under the
   KDE of the other folds, averaged over folds; the best (first on ties) is chosen.
+
+  `progress`, if given, is called with no argument after each fold (e.g. a tqdm update).
 
   Returns:
     (best bandwidth, (H,) mean held-out summed log-density of each bandwidth).
@@ -140,6 +143,8 @@ def kde_bandwidth_search(data, bandwidths, folds=5, chunk_size=250):
     keep[held_out] = False
     log_density = kde_log_density(data[held_out], data[keep], bandwidths, chunk_size)
     scores += np.asarray(jnp.sum(log_density, axis=-1), np.float64) / folds
+    if progress is not None:
+      progress()
   return float(bandwidths[int(np.argmax(scores))]), scores
 
 
@@ -170,12 +175,12 @@ def importance_weighted_bound(key, x, posterior, decode_fn, prior_means, num_sam
     decode_fn: decode_fn(z) maps (..., d) codes to (..., *event) outputs.
     prior_means: (K, d).
     num_samples: S.
-    likelihood: 'bernoulli' or 'gaussian'.
+    likelihood: an `icvae.likelihoods` object or name.
 
   Returns:
     (B,) bounds.
   """
-  log_likelihood, _ = losses._likelihood(likelihood)  # pylint: disable=protected-access
+  likelihood = likelihoods.get(likelihood)
   batch, num_categories = posterior.logits.shape
   cat_key, z_key = jax.random.split(key)
   log_q_c = jax.nn.log_softmax(posterior.logits, axis=-1)
@@ -184,7 +189,7 @@ def importance_weighted_bound(key, x, posterior, decode_fn, prior_means, num_sam
   mean = jnp.take_along_axis(posterior.mean, c[..., None], axis=1)  # (B, S, d)
   logvar = jnp.take_along_axis(posterior.logvar, c[..., None], axis=1)
   z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(z_key, mean.shape)
-  log_px = log_likelihood(decode_fn(z), x[:, None], x.ndim - 1)  # (B, S)
+  log_px = likelihood.log_prob(decode_fn(z), x[:, None], x.ndim - 1)  # (B, S)
   log_pz = _normal_log_density(z, prior_means[c], jnp.zeros_like(z))
   log_qz = _normal_log_density(z, mean, logvar)
   log_w = (log_px + log_pz - math.log(num_categories)
@@ -195,8 +200,8 @@ def importance_weighted_bound(key, x, posterior, decode_fn, prior_means, num_sam
 def reconstruction_error(x, posterior, decode_fn, likelihood='bernoulli'):
   """Per-example squared error sum ||x - E[x | z*]||^2 over the event axes, with z* the mean
   of q(z|x, c*) for the most probable category c* = argmax q(c|x) (no sampling)."""
-  _, mean_fn = losses._likelihood(likelihood)  # pylint: disable=protected-access
+  likelihood = likelihoods.get(likelihood)
   best = jnp.argmax(posterior.logits, axis=-1)
   z = jnp.take_along_axis(posterior.mean, best[:, None, None], axis=1)[:, 0]
-  error = jnp.square(x - mean_fn(decode_fn(z)))
+  error = jnp.square(x - likelihood.mean(decode_fn(z)))
   return jnp.sum(error.reshape(x.shape[0], -1), axis=-1)

@@ -1,17 +1,25 @@
 """PNG figures of a trained model (matplotlib, no display needed).
 
-Every function takes numpy images already decoded (so it works for any model) and writes one
-PNG with a title and row labels, readable without the paper.
+`image_grid` and `training_curves` draw numpy arrays and metrics files, for any model.
+`decode_mean` turns codes into the mean images of p(x|z). `categorical_figures` (the
+CatVAE paper's Figures 3 and 4, conditional samples, reconstructions) and
+`autoencoder_figures` (the AAE's samples and reconstructions) are the figure sets that model
+families name in their `ModelFamily.figures`; each writes PNGs with titles and labels,
+readable without the paper, and returns {figure name: file name}.
 """
 
 import json
 import pathlib
 
+import jax.numpy as jnp
 import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
+
+from icvae import likelihoods
+from icvae import priors
 
 
 def image_grid(path, images, title, row_labels=None, column_labels=None, image_shape=(28, 28)):
@@ -53,6 +61,9 @@ def training_curves(path, metrics_path, title):
            'train/kl_categorical', 'train/information', 'test/elbo',
            'test/clustering_accuracy', 'test/information']
   names = [n for n in names if any(n in r for r in records)]
+  names += sorted({k for r in records for k in r
+                   if k.startswith(('train/', 'test/')) and k not in names
+                   and k not in ('train/seconds', 'train/examples_per_second')})
   columns = 4
   rows = -(-len(names) // columns)
   figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.5 * rows),
@@ -62,9 +73,123 @@ def training_curves(path, metrics_path, title):
     axis.plot(*zip(*points), marker='.' if len(points) < 30 else None)
     axis.set_title(name, fontsize=9)
     axis.set_xlabel('epoch', fontsize=8)
+    axis.set_ylabel(_unit(name), fontsize=8)
   for axis in list(axes.flat)[len(names):]:
     axis.axis('off')
   figure.suptitle(title, fontsize=10)
   figure.tight_layout()
   figure.savefig(path, dpi=80)
   plt.close(figure)
+
+
+_UNITS = {
+    'loss': 'objective (to minimise)',
+    'reconstruction': 'log p(x|z), nats / example',
+    'elbo': 'nats / example',
+    'kl_continuous': 'KL, nats / example',
+    'kl_categorical': 'KL, nats / example',
+    'information': 'cross-entropy, nats',
+    'clustering_accuracy': 'accuracy (Hungarian)',
+    'grad_norm': 'global L2 norm',
+    'discriminator_loss': 'BCE, nats',
+    'generator_loss': 'BCE, nats',
+    'code_mean_norm': 'L2 norm',
+    'code_std': 'std per coordinate',
+}
+
+
+def _unit(name):
+  """The y-axis label of a metric: what it measures, in which unit."""
+  return _UNITS.get(name.split('/', 1)[-1], name.split('/', 1)[-1])
+
+
+def decode_mean(model, z, likelihood='bernoulli'):
+  """Mean images E[x|z] of the decoder, as numpy, flattened per image.
+
+  Args:
+    model: networks with `decode(z)` (evaluation mode).
+    z: (..., d) codes.
+    likelihood: the `icvae.likelihoods` object (or name) the decoder's outputs are for.
+
+  Returns:
+    float32 numpy (..., event size).
+  """
+  likelihood = likelihoods.get(likelihood)
+  z = jnp.asarray(z, jnp.float32)
+  means = np.asarray(likelihood.mean(model.decode(z)))
+  return means.reshape(*z.shape[:-1], -1)
+
+
+def write_training_curves(out, workdir, names):
+  """Adds the training curves of workdir/metrics.jsonl (when present) to `names`."""
+  metrics_path = pathlib.Path(workdir) / 'metrics.jsonl'
+  if metrics_path.exists():
+    names['training_curves'] = 'training_curves.png'
+    training_curves(pathlib.Path(out) / names['training_curves'], metrics_path,
+                    f'Training curves of {pathlib.Path(workdir).name}')
+  return names
+
+
+def categorical_figures(out, model, config, dataset, key):
+  """Figures 3 and 4 of the paper, conditional samples and reconstructions of a
+  `CategoricalVAE`; returns {figure name: file name} (files in `out`)."""
+  out = pathlib.Path(out)
+  k = model.num_categories
+  likelihood = config.likelihood
+  means = np.asarray(model.prior_means())
+  names = {}
+  # Figure 3: centroid c, nine points on the segment, centroid c + 1.
+  t = np.linspace(0.0, 1.0, 11)
+  paths = np.stack([means[c] + t[:, None] * (means[(c + 1) % k] - means[c]) for c in range(k)])
+  names['figure3_centroid_paths'] = 'figure3_centroid_paths.png'
+  image_grid(out / names['figure3_centroid_paths'], decode_mean(model, paths, likelihood),
+             'Figure 3: decoded centroids mu_c (left, right) and the 9 points between '
+             'consecutive ones', [f'{c} -> {(c + 1) % k}' for c in range(k)],
+             ['mu_c'] + [f'{x:.1f}' for x in t[1:-1]] + ['mu_c+1'])
+  # Figure 4: the block of category c set to lambda, lambda = 0..9.
+  blocks = (means != 0).astype(np.float32) if np.any(means) else np.eye(k, means.shape[1])
+  lambdas = np.arange(10, dtype=np.float32)
+  scaled = blocks[:, None, :] * lambdas[None, :, None]
+  names['figure4_prior_scale'] = 'figure4_prior_scale.png'
+  image_grid(out / names['figure4_prior_scale'], decode_mean(model, scaled, likelihood),
+             'Figure 4: decoded z = lambda on the block of category c',
+             [f'c = {c}' for c in range(k)], [f'lambda={int(v)}' for v in lambdas])
+  # Conditional samples: z ~ p(z|c), 10 per category.
+  z = priors.sample_conditional(key, means, 10)
+  names['conditional_samples'] = 'conditional_samples.png'
+  image_grid(out / names['conditional_samples'], decode_mean(model, z, likelihood),
+             'Samples from p(x|z), z ~ p(z|c) (decoded means)', [f'c = {c}' for c in range(k)])
+  # Reconstructions: originals and the decoded mean of q(z|x, argmax c).
+  x = jnp.asarray(config.view(dataset.test_images[:20]))
+  posterior = model.encode(x)
+  best = np.asarray(jnp.argmax(posterior.logits, -1))
+  codes = np.asarray(posterior.mean)[np.arange(20), best]
+  recon = decode_mean(model, codes, likelihood)
+  flat = np.asarray(x).reshape(20, -1)
+  grid = np.stack([flat[:10], recon[:10], flat[10:], recon[10:]])
+  names['reconstructions'] = 'reconstructions.png'
+  image_grid(out / names['reconstructions'], grid,
+             'Test images and their reconstructions (mean code of the argmax category)',
+             ['original', 'reconstruction', 'original', 'reconstruction'],
+             [f'c={c}' for c in best[:10]])
+  return names
+
+
+def autoencoder_figures(out, model, config, dataset, key):
+  """Samples from the N(0, I) prior and reconstructions of an autoencoder with a
+  d-dimensional code (`embed`, `decode`); returns {figure name: file name}."""
+  del key  # numpy's generator, as the figures made before the objectives' split
+  out = pathlib.Path(out)
+  likelihood = config.likelihood
+  rng = np.random.default_rng(0)
+  z = rng.standard_normal((5, 10, model.latent_dim)).astype(np.float32)
+  names = {'samples': 'samples.png'}
+  image_grid(out / names['samples'], decode_mean(model, z, likelihood),
+             'AAE samples: decoded z ~ N(0, I)')
+  x = jnp.asarray(config.view(dataset.test_images[:10]))
+  recon = decode_mean(model, model.embed(x), likelihood)
+  names['reconstructions'] = 'reconstructions.png'
+  image_grid(out / names['reconstructions'],
+             np.stack([np.asarray(x).reshape(10, -1), recon]),
+             'Test images and their AAE reconstructions', ['original', 'reconstruction'])
+  return names

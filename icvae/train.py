@@ -1,4 +1,8 @@
-"""Jitted train and eval steps on a plain pytree state.
+"""Jitted train and eval steps on a plain pytree state, for any objective.
+
+Every model trains through these functions: the step calls `objective.loss(networks,
+batch, key, step)` (see `icvae.objectives`), the scanned epoch runs the step over an epoch
+in one call, and the evaluation calls `objective.evaluate` and `objective.cluster_logits`.
 
 The model lives as (graphdef, params, constants): `graphdef` is static structure, `params`
 the trainable `nnx.Param` values and `constants` everything else (e.g. a fixed prior's
@@ -9,8 +13,7 @@ Randomness: a step uses `jax.random.fold_in(key, state.step)`, so a run resumed 
 draws exactly the numbers an uninterrupted run draws at step n.
 """
 
-import dataclasses
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -19,8 +22,6 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec
 
-from icvae import losses
-
 
 class TrainState(NamedTuple):
   """Everything a training run carries from step to step (a pytree of arrays)."""
@@ -28,26 +29,6 @@ class TrainState(NamedTuple):
   params: Any
   constants: Any
   opt_state: Any
-
-
-@dataclasses.dataclass(frozen=True)
-class LossConfig:
-  """Static choices of the objective (see `losses.infocatvae_loss`)."""
-  weights: losses.LossWeights
-  reconstruction: str = 'expected'
-  likelihood: str = 'bernoulli'
-  num_info_samples: Optional[int] = None
-  stratified_info: bool = True
-
-  def __post_init__(self):
-    if self.reconstruction not in losses.RECONSTRUCTION_ESTIMATORS:
-      raise ValueError(f'reconstruction must be one of {losses.RECONSTRUCTION_ESTIMATORS}, '
-                       f'got {self.reconstruction!r}.')
-    if not losses.is_likelihood(self.likelihood):
-      raise ValueError(f'likelihood must be one of {losses.LIKELIHOODS} or a '
-                       f'losses.GaussianLikelihood, got {self.likelihood!r}.')
-    if self.num_info_samples is not None and self.num_info_samples < 1:
-      raise ValueError(f'num_info_samples must be >= 1, got {self.num_info_samples}.')
 
 
 def split_model(model):
@@ -68,69 +49,85 @@ def create_train_state(model, optimizer):
   return graphdef, state
 
 
-def model_loss(graphdef, params, constants, x, key, config, *, training=True,
-               compute_information=None):
-  """Objective of `config` for a batch x; `training` turns dropout on (keys from `key`)."""
-  model = nnx.merge(graphdef, params, constants)
-  if hasattr(model, 'loss'):  # a model with its own objective (the AAE baseline)
-    return model.loss(x, key, training=training, likelihood=config.likelihood)
-  encode_key, loss_key = jax.random.split(key)
-  dropout = (lambda k: k) if training else (lambda k: None)
-  posterior = model.encode(x, dropout(encode_key),
-                           soft_code=config.reconstruction == 'soft_code')
-  return losses.infocatvae_loss(
-      loss_key, x, posterior,
-      lambda z, k: model.decode(z, dropout(k)),
-      lambda images, k: model.classify(images, dropout(k)),
-      model.prior_means(), config.weights,
-      reconstruction=config.reconstruction, likelihood=config.likelihood,
-      num_info_samples=config.num_info_samples, stratified_info=config.stratified_info,
-      compute_information=compute_information)
+def make_optimizer(objective, learning_rate):
+  """Adam at `learning_rate`, one per parameter group of `objective`.
+
+  With no groups (`objective.parameter_groups()` is None) one Adam updates every
+  parameter. Otherwise each group gets its own Adam (`optax.multi_transform`); every
+  parameter must belong to exactly one group. Adam is elementwise, so per-group Adams with
+  the same settings take the same steps as one Adam would, and each player's state (step
+  counts, moments) is its own.
+  """
+  groups = objective.parameter_groups()
+  if not groups:
+    return optax.adam(learning_rate)
+
+  def labels(params):
+    def label(path, _):
+      names = tuple(getattr(k, 'key', getattr(k, 'name', k)) for k in path)
+      matches = [group for group, owns in groups.items() if owns(names)]
+      if len(matches) != 1:
+        raise ValueError(f'parameter {"/".join(map(str, names))} belongs to '
+                         f'{len(matches)} parameter groups ({matches}); it must belong to '
+                         'exactly one: fix the objective\'s parameter_groups().')
+      return matches[0]
+    return jax.tree_util.tree_map_with_path(label, params)
+
+  return optax.multi_transform({group: optax.adam(learning_rate) for group in groups},
+                               labels)
 
 
-def make_train_step(graphdef, optimizer, config, *, jit=True):
+def objective_loss(objective, graphdef, params, constants, batch, key, step):
+  """`objective.loss` on the model rebuilt from (graphdef, params, constants).
+
+  Returns:
+    (loss, (terms, constants after the call)): the constants come back so that network
+    state that changes in training (e.g. batch-norm statistics) is carried by the state.
+  """
+  networks = nnx.merge(graphdef, params, constants)
+  loss, terms = objective.loss(networks, batch, key, step)
+  _, _, constants = nnx.split(networks, nnx.Param, ...)
+  return loss, (terms, nnx.to_pure_dict(constants))
+
+
+def make_train_step(graphdef, optimizer, objective, *, jit=True):
   """Builds train_step(state, batch, key) -> (state, metrics).
 
   Args:
     graphdef: from `create_train_state`.
-    optimizer: an optax GradientTransformation (e.g. optax.adam(learning_rate)).
-    config: `LossConfig`.
+    optimizer: an optax GradientTransformation (`make_optimizer`).
+    objective: an `icvae.objectives.Objective`.
     jit: wrap in `jax.jit` with the state donated (set False to debug).
 
   Returns:
     A pure function; `batch` is the (B, *event) data array, `key` the run's base key (the
-    step's key is fold_in(key, state.step)); metrics are the unweighted batch means of
-    `losses.infocatvae_loss` plus 'grad_norm'.
+    step's key is fold_in(key, state.step)); metrics are the objective's terms plus
+    'grad_norm'.
   """
 
   def train_step(state, batch, key):
     step_key = jax.random.fold_in(key, state.step)
-    grad_fn = jax.value_and_grad(model_loss, argnums=1, has_aux=True)
-    (_, metrics), grads = grad_fn(graphdef, state.params, state.constants, batch, step_key,
-                                  config)
+    grad_fn = jax.value_and_grad(objective_loss, argnums=2, has_aux=True)
+    (_, (metrics, constants)), grads = grad_fn(objective, graphdef, state.params,
+                                               state.constants, batch, step_key, state.step)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = dict(metrics, grad_norm=optax.tree.norm(grads))
-    return state._replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+    return state._replace(step=state.step + 1, params=params, constants=constants,
+                          opt_state=opt_state), metrics
 
   return jax.jit(train_step, donate_argnums=0) if jit else train_step
 
 
-def make_eval_step(graphdef, config, *, jit=True):
-  """Builds eval_step(state, batch, key) -> (metrics, category_logits), dropout off.
+def make_eval_step(graphdef, objective, *, jit=True):
+  """Builds eval_step(state, batch, key) -> (metrics, cluster logits or None), dropout off.
 
-  The metrics always use the 'expected' estimator, so 'elbo' is the bound of Proposition 1
-  whatever estimator training used, and always include the information cross-entropy (for
-  CatVAE too, to compare as in section 10). `key` drives only the Monte Carlo samples of z
-  and of the generated images.
+  The metrics are `objective.evaluate`'s terms; `key` drives only their Monte Carlo draws.
   """
-  eval_config = dataclasses.replace(config, reconstruction='expected')
 
   def eval_step(state, batch, key):
-    _, metrics = model_loss(graphdef, state.params, state.constants, batch, key,
-                            eval_config, training=False, compute_information=True)
-    model = nnx.merge(graphdef, state.params, state.constants)
-    return metrics, model.classify(batch)
+    networks = nnx.merge(graphdef, state.params, state.constants)
+    return objective.evaluate(networks, batch, key), objective.cluster_logits(networks, batch)
 
   return jax.jit(eval_step) if jit else eval_step
 
@@ -147,13 +144,15 @@ def replicate(tree, mesh):
   return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
-def make_train_epoch(graphdef, optimizer, config, batch_size, mesh):
+def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate=True):
   """Builds train_epoch(state, images, key, epoch) -> (state, metrics): one jitted call.
 
   The images stay on the devices (replicated); each epoch draws a permutation from
   fold_in(key, epoch), drops the last partial batch, and runs every step in one `lax.scan`,
   each batch sharded over the mesh's 'data' axis (data parallel; XLA inserts the gradient
-  all-reduce). The state is donated. The metrics are the means over the epoch's steps, plus
+  all-reduce). The state is donated unless `donate` is False (the loop keeps the last
+  finished epoch's state, to save it on Ctrl-C). The metrics are the means over the epoch's
+  steps, plus
   'finite' (1.0 when every step's loss was finite) — one small transfer per epoch.
 
   Keys: `key` is split into (permutation key, step key); steps use fold_in(step key,
@@ -162,7 +161,7 @@ def make_train_epoch(graphdef, optimizer, config, batch_size, mesh):
   if batch_size % mesh.size:
     raise ValueError(f'batch_size {batch_size} must be a multiple of the number of devices '
                      f'({mesh.size}).')
-  train_step = make_train_step(graphdef, optimizer, config, jit=False)
+  train_step = make_train_step(graphdef, optimizer, objective, jit=False)
   batch_sharding = NamedSharding(mesh, PartitionSpec('data'))
 
   def train_epoch(state, images, key, epoch):
@@ -180,7 +179,7 @@ def make_train_epoch(graphdef, optimizer, config, batch_size, mesh):
     means['finite'] = jnp.all(jnp.isfinite(metrics['loss'])).astype(jnp.float32)
     return state, means
 
-  return jax.jit(train_epoch, donate_argnums=0)
+  return jax.jit(train_epoch, donate_argnums=0 if donate else ())
 
 
 def _divisor_batch_size(count, requested, multiple_of):
@@ -192,17 +191,16 @@ def _divisor_batch_size(count, requested, multiple_of):
                    f'{multiple_of} devices; evaluate on a multiple of {multiple_of} examples.')
 
 
-def make_evaluate(graphdef, config, batch_size, mesh):
-  """Builds evaluate(state, images, key) -> (metrics, clusters), one jitted call.
+def make_evaluate(graphdef, objective, batch_size, mesh):
+  """Builds evaluate(state, images, key) -> (metrics, clusters or None), one jitted call.
 
   Runs `make_eval_step` over all the images in equal batches (the largest size <=
   `batch_size` that divides the number of images and the device count, so every example
   counts once and the means are exact), returning the mean of the batch metrics and the
-  argmax cluster of every image. Dropout is off; `key` drives the Monte Carlo samples, with
-  fold_in(key, batch index) per batch. The information term uses as many generated images
-  per batch as the config says (default: the batch size).
+  argmax cluster of every image (None when the objective has no categorical code). Dropout
+  is off; `key` drives the Monte Carlo samples, with fold_in(key, batch index) per batch.
   """
-  eval_step = make_eval_step(graphdef, config, jit=False)
+  eval_step = make_eval_step(graphdef, objective, jit=False)
   batch_sharding = NamedSharding(mesh, PartitionSpec('data'))
 
   def evaluate(state, images, key):
@@ -213,10 +211,11 @@ def make_evaluate(graphdef, config, batch_size, mesh):
       index, batch = inputs
       batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
       metrics, logits = eval_step(state, batch, jax.random.fold_in(key, index))
-      return None, (metrics, logits.argmax(-1))
+      return None, (metrics, None if logits is None else logits.argmax(-1))
 
     _, (metrics, clusters) = jax.lax.scan(body, None,
                                           (jnp.arange(batches.shape[0]), batches))
-    return jax.tree.map(jnp.mean, metrics), clusters.reshape(-1)
+    return (jax.tree.map(jnp.mean, metrics),
+            None if clusters is None else clusters.reshape(-1))
 
   return jax.jit(evaluate)

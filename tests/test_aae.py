@@ -7,28 +7,29 @@ import jax.numpy as jnp
 import numpy as np
 
 import icvae
-from icvae import aae
 from icvae import data
-from icvae import experiment
+from icvae import loop
+from icvae import models
+from icvae import report as report_lib
 from icvae import train
+from icvae.objectives import aae
 
 
-def _grads(model, x, key, **kwargs):
+def _grads(model, x, key, adversarial_weight=10.0):
   graphdef, params, constants = train.split_model(model)
-  config = icvae.LossConfig(icvae.LossWeights(0.0, 0.0, 0.0))
-  return jax.grad(lambda p: train.model_loss(graphdef, p, constants, x, key, config,
-                                             **kwargs)[0])(params)
+  objective = aae.AdversarialAutoencoder(adversarial_weight)
+  return jax.grad(lambda p: train.objective_loss(objective, graphdef, p, constants, x, key,
+                                                 0)[0])(params)
 
 
 def test_each_player_gets_only_its_own_gradient():
-  model = aae.mlp_aae(latent_dim=4, input_shape=(12,), hidden_features=8, dropout_rate=0.0)
+  model = models.mlp_aae(latent_dim=4, input_shape=(12,), hidden_features=8,
+                         dropout_rate=0.0)
   x = jax.random.uniform(jax.random.key(0), (16, 12))
   key = jax.random.key(1)
   grads = _grads(model, x, key)
   # The decoder sees only the reconstruction: same gradient with the adversary switched off.
-  model_off = aae.mlp_aae(latent_dim=4, input_shape=(12,), hidden_features=8,
-                          dropout_rate=0.0, adversarial_weight=0.0)
-  grads_off = _grads(model_off, x, key)
+  grads_off = _grads(model, x, key, adversarial_weight=0.0)
   jax.tree.map(np.testing.assert_allclose, grads['decoder'], grads_off['decoder'])
   # The discriminator's gradient is that of its own BCE alone, computed independently here.
   _, _, prior_key = jax.random.split(key, 3)
@@ -56,11 +57,11 @@ def test_aae_trains_on_real_mnist_and_both_losses_move(tmp_path, mnist_arrays):
   dataset = data.Dataset(train_x[:6000].reshape(-1, 28, 28), train_y[:6000],
                          test_x[:1000].reshape(-1, 28, 28), test_y[:1000])
   workdir = tmp_path / 'aae'
-  config = experiment.ExperimentConfig(
+  config = icvae.RunConfig(
       model='aae', num_categories=1, delta=8, hidden_features=128, num_epochs=4,
       batch_size=100, learning_rate=1e-3, eval_batch_size=500, checkpoint_every=2,
       workdir=str(workdir), progress=False)
-  experiment.train_and_evaluate(config, dataset)
+  loop.train_and_evaluate(config, dataset)
   records = [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
   first, last = records[0], records[-1]
   assert last['test/reconstruction'] > first['test/reconstruction'] + 10  # nats per image
@@ -68,8 +69,27 @@ def test_aae_trains_on_real_mnist_and_both_losses_move(tmp_path, mnist_arrays):
   assert abs(last['train/generator_loss'] - first['train/generator_loss']) > 0.02
   # The code is pulled towards N(0, I): its mean moves towards 0.
   assert last['test/code_mean_norm'] < first['test/code_mean_norm']
-  options = experiment.EvalOptions(num_generated=500, kde_train_examples=1000, kde_folds=2)
-  report = experiment.evaluate_run(workdir, dataset=dataset, options=options)
+  options = report_lib.EvalOptions(num_generated=500, kde_train_examples=1000, kde_folds=2)
+  report = report_lib.evaluate_run(workdir, dataset=dataset, options=options)
   assert np.isfinite(report['parzen']['log_likelihood'])
   assert 'information_cross_entropy' not in report
   assert (workdir / 'eval' / 'samples.png').exists()
+
+
+def test_the_two_players_have_their_own_optimisers():
+  """Each parameter group gets its own Adam: the discriminator's state holds only its
+  layers, and one step with the autoencoder's gradient zeroed leaves the autoencoder as it
+  was while the discriminator moves (and the reverse)."""
+  model = models.mlp_aae(latent_dim=4, input_shape=(12,), hidden_features=8, dropout_rate=0.0)
+  objective = aae.AdversarialAutoencoder(10.0)
+  optimizer = train.make_optimizer(objective, 1e-2)
+  graphdef, state = icvae.create_train_state(model, optimizer)
+  inner = state.opt_state.inner_states
+  assert set(inner) == {'autoencoder', 'discriminator'}
+  grads = jax.tree.map(jnp.ones_like, state.params)
+  only_disc = {k: (v if k in aae.DISCRIMINATOR_LAYERS else jax.tree.map(jnp.zeros_like, v))
+               for k, v in grads.items()}
+  updates, _ = optimizer.update(only_disc, state.opt_state, state.params)
+  for name, update in updates.items():
+    moved = any(float(jnp.abs(u).max()) > 0 for u in jax.tree.leaves(update))
+    assert moved == (name in aae.DISCRIMINATOR_LAYERS), name

@@ -18,8 +18,10 @@ from absl import flags
 from absl.testing import flagsaver
 
 import icvae
+from icvae import checkpoints
 from icvae import data
-from icvae import experiment
+from icvae import loop
+from icvae import report as report_lib
 from icvae import train
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -38,7 +40,7 @@ def _tiny_config(workdir, **overrides):
   values = dict(hidden_features=16, num_epochs=2, batch_size=64, learning_rate=1e-3,
                 checkpoint_every=1, eval_batch_size=50, workdir=str(workdir), progress=False)
   values.update(overrides)
-  return experiment.ExperimentConfig(**values)
+  return icvae.RunConfig(**values)
 
 
 def _params_of_checkpoint(directory, epoch):
@@ -106,15 +108,15 @@ def test_bad_evaluation_flags_name_the_flag(parsed_flags, argv, flag):
 
 def test_observation_scale_picks_the_gru_likelihood(parsed_flags, tmp_path):
   from experiments import common
-  from icvae import losses
+  from icvae import likelihoods
   seq = f'{ROOT}/experiments/flags/seq_mnist_catvae.flags'
   parsed_flags(['prog', f'--flagfile={seq}', f'--workdir={tmp_path}/w',
                 '--observation_scale=0'])
-  assert common.config_from_flags('mnist').likelihood == 'squared_error'  # appendix C literal
+  assert common.config_from_flags('mnist').likelihood == likelihoods.SquaredError()  # app. C
   parsed_flags(['prog', f'--flagfile={seq}', f'--workdir={tmp_path}/w'])
   config = common.config_from_flags('mnist')
-  assert config.likelihood == losses.GaussianLikelihood(0.2)  # the flagfile's choice
-  assert config.loss_config().likelihood == losses.GaussianLikelihood(0.2)
+  assert config.likelihood == likelihoods.Gaussian(0.2)  # the flagfile's choice
+  assert config.build_objective().likelihood == likelihoods.Gaussian(0.2)
 
 
 def test_good_flags_build_the_config(parsed_flags, tmp_path):
@@ -123,7 +125,7 @@ def test_good_flags_build_the_config(parsed_flags, tmp_path):
                 f'--workdir={tmp_path}/w', '--latent_dim=30', '--delta=3'])
   config = common.config_from_flags('mnist')
   assert (config.delta, config.beta_info, config.learning_rate) == (3, 100.0, 1e-4)
-  assert config.loss_config().weights.beta_info == 100.0
+  assert config.build_objective().beta_info == 100.0
 
 
 @pytest.mark.parametrize('argv,message', [
@@ -149,11 +151,11 @@ def test_binary_exits_nonzero_and_writes_nothing(tmp_path, argv, message):
 
 def test_foreign_workdir_is_refused(tmp_path):
   dataset = _tiny_dataset()
-  experiment.train_and_evaluate(_tiny_config(tmp_path, num_epochs=1), dataset)
-  with pytest.raises(experiment.ExperimentError, match='delta'):
-    experiment.train_and_evaluate(_tiny_config(tmp_path, delta=3), dataset)
+  loop.train_and_evaluate(_tiny_config(tmp_path, num_epochs=1), dataset)
+  with pytest.raises(loop.ExperimentError, match='delta'):
+    loop.train_and_evaluate(_tiny_config(tmp_path, delta=3), dataset)
   # Extending the run is allowed and resumes.
-  experiment.train_and_evaluate(_tiny_config(tmp_path, num_epochs=2), dataset)
+  loop.train_and_evaluate(_tiny_config(tmp_path, num_epochs=2), dataset)
   records = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
   assert [r['epoch'] for r in records] == [1, 2]
   assert {'train/loss', 'test/elbo', 'test/clustering_accuracy'} <= set(records[-1])
@@ -163,10 +165,10 @@ def test_foreign_workdir_is_refused(tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   good = _tiny_dataset()
-  experiment.train_and_evaluate(_tiny_config(tmp_path, num_epochs=2), good)
+  loop.train_and_evaluate(_tiny_config(tmp_path, num_epochs=2), good)
   bad = good._replace(train_images=np.full_like(good.train_images, np.nan))
-  with pytest.raises(experiment.ExperimentError, match='epoch 3'):
-    experiment.train_and_evaluate(_tiny_config(tmp_path, num_epochs=3), bad)
+  with pytest.raises(loop.ExperimentError, match='epoch 3'):
+    loop.train_and_evaluate(_tiny_config(tmp_path, num_epochs=3), bad)
   assert sorted(int(p.name) for p in (tmp_path / 'checkpoints').iterdir()
                 if p.name.isdigit()) == [1, 2]
   params = _params_of_checkpoint(tmp_path / 'checkpoints', 2)
@@ -177,9 +179,9 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 def test_resume_is_bit_identical_to_uninterrupted(tmp_path, network):
   dataset = _tiny_dataset()
   config = lambda workdir, epochs: _tiny_config(workdir, num_epochs=epochs, network=network)
-  experiment.train_and_evaluate(config(tmp_path / 'a', 3), dataset)
-  experiment.train_and_evaluate(config(tmp_path / 'b', 1), dataset)
-  experiment.train_and_evaluate(config(tmp_path / 'b', 3), dataset)
+  loop.train_and_evaluate(config(tmp_path / 'a', 3), dataset)
+  loop.train_and_evaluate(config(tmp_path / 'b', 1), dataset)
+  loop.train_and_evaluate(config(tmp_path / 'b', 3), dataset)
   a = _params_of_checkpoint(tmp_path / 'a' / 'checkpoints', 3)
   b = _params_of_checkpoint(tmp_path / 'b' / 'checkpoints', 3)
   jax.tree.map(np.testing.assert_array_equal, a, b)
@@ -187,13 +189,13 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, network):
 
 def test_restore_from_checks_the_architecture(tmp_path):
   dataset = _tiny_dataset()
-  experiment.train_and_evaluate(_tiny_config(tmp_path / 'a', num_epochs=1), dataset)
-  state = experiment.train_and_evaluate(
+  loop.train_and_evaluate(_tiny_config(tmp_path / 'a', num_epochs=1), dataset)
+  state = loop.train_and_evaluate(
       _tiny_config(tmp_path / 'b', num_epochs=1, learning_rate=1e-4,
                    restore_from=str(tmp_path / 'a' / 'checkpoints')), dataset)
   assert int(state.step) == 4  # restarted from step 0
-  with pytest.raises(experiment.ExperimentError, match='restore_from'):
-    experiment.train_and_evaluate(
+  with pytest.raises(checkpoints.CheckpointError, match='restore_from'):
+    loop.train_and_evaluate(
         _tiny_config(tmp_path / 'c', num_epochs=1, hidden_features=32,
                      restore_from=str(tmp_path / 'a' / 'checkpoints')), dataset)
 
@@ -209,7 +211,7 @@ def test_four_devices_match_one_device():
     mesh = train.data_mesh(devices)
     model = icvae.mlp_catvae(hidden_features=32, seed=1)
     optimizer = optax.adam(1e-3)
-    config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, 100.0))
+    config = icvae.InfoCatVAE(10.0, 10.0, 100.0)
     graphdef, state = icvae.create_train_state(model, optimizer)
     epoch = train.make_train_epoch(graphdef, optimizer, config, 64, mesh)
     state = train.replicate(state, mesh)
@@ -277,9 +279,9 @@ def _finite_leaves(tree, path=''):
 def test_evaluate_writes_every_figure_and_a_finite_report(tmp_path):
   dataset = _tiny_dataset(n_train=300, n_test=100)
   workdir = tmp_path / 'run'
-  experiment.train_and_evaluate(_tiny_config(workdir), dataset=dataset)
-  options = experiment.EvalOptions(iwae_samples=20, num_generated=300, kde_folds=3)
-  report = experiment.evaluate_run(workdir, dataset=dataset, options=options)
+  loop.train_and_evaluate(_tiny_config(workdir), dataset=dataset)
+  options = report_lib.EvalOptions(iwae_samples=20, num_generated=300, kde_folds=3)
+  report = report_lib.evaluate_run(workdir, dataset=dataset, options=options)
   saved = json.loads((workdir / 'eval' / 'report.json').read_text())
   assert saved['epoch'] == 2
   for section, keys in {
@@ -305,10 +307,8 @@ def test_evaluate_writes_every_figure_and_a_finite_report(tmp_path):
   # both are Monte Carlo estimates).
   assert saved['test']['iwae_bound'] >= saved['test']['elbo'] - 1.0
   # On the trained model, the bound rises with S and S = 200 is above the exact-KL ELBO.
-  from flax import nnx
   from icvae import evaluation
-  config, graphdef, state, _ = experiment.load_run(workdir)
-  model = nnx.merge(graphdef, state.params, state.constants)
+  model = checkpoints.load_model(workdir).model
   x = jnp.asarray(data.as_flat(dataset.test_images))
   posterior = model.encode(x)
   bounds = [float(jnp.mean(evaluation.importance_weighted_bound(
@@ -317,30 +317,30 @@ def test_evaluate_writes_every_figure_and_a_finite_report(tmp_path):
   assert bounds[0] < bounds[1] < bounds[2]
   elbo, _ = icvae.infocatvae_loss(jax.random.key(0), x, posterior,
                                   lambda z, _: model.decode(z), None, model.prior_means(),
-                                  icvae.LossWeights(1.0, 1.0, 0.0))
+                                  beta_cont=1.0, beta_cat=1.0, beta_info=0.0)
   assert bounds[2] > -float(elbo)
 
 
 def test_evaluate_refuses_missing_and_foreign_workdirs(tmp_path):
-  with pytest.raises(experiment.ExperimentError, match='no such folder'):
-    experiment.load_run(tmp_path / 'missing')
+  with pytest.raises(checkpoints.CheckpointError, match='no such folder'):
+    checkpoints.load_model(tmp_path / 'missing')
   (tmp_path / 'empty').mkdir()
-  with pytest.raises(experiment.ExperimentError, match='not the workdir'):
-    experiment.load_run(tmp_path / 'empty')
+  with pytest.raises(checkpoints.CheckpointError, match='not the workdir'):
+    checkpoints.load_model(tmp_path / 'empty')
   foreign = tmp_path / 'foreign'
   foreign.mkdir()
   (foreign / 'config.json').write_text('{"learning_rate": 0.1, "optimizer": "sgd"}')
-  with pytest.raises(experiment.ExperimentError, match='not an icvae configuration'):
-    experiment.load_run(foreign)
+  with pytest.raises(checkpoints.CheckpointError, match='not an icvae configuration'):
+    checkpoints.load_model(foreign)
   # A checkpoint whose config.json was edited to another architecture.
   dataset = _tiny_dataset()
   run = tmp_path / 'run'
-  experiment.train_and_evaluate(_tiny_config(run, num_epochs=1), dataset=dataset)
+  loop.train_and_evaluate(_tiny_config(run, num_epochs=1), dataset=dataset)
   config = json.loads((run / 'config.json').read_text())
   config['hidden_features'] = 32
   (run / 'config.json').write_text(json.dumps(config))
-  with pytest.raises(experiment.ExperimentError, match='does not fit|other settings'):
-    experiment.load_run(run)
+  with pytest.raises(checkpoints.CheckpointError, match='does not fit|other settings'):
+    checkpoints.load_model(run)
 
 
 def test_evaluate_binary_reports_a_missing_workdir(tmp_path):
@@ -366,15 +366,15 @@ def test_gru_smoke_on_real_mnist_lowers_the_loss_and_writes_everything(tmp_path,
                         batch_size=128, learning_rate=3e-3, eval_batch_size=500,
                         learned_prior=learned_prior, reconstruction='soft_code',
                         observation_scale=observation_scale)
-  state = experiment.train_and_evaluate(config, dataset)
+  state = loop.train_and_evaluate(config, dataset)
   records = [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
   assert records[-1]['train/loss'] < records[0]['train/loss']
   assert records[-1]['test/loss'] < records[0]['test/loss']
   assert (workdir / 'checkpoints' / '3').is_dir()
   assert list((workdir / 'tensorboard').iterdir())
-  options = experiment.EvalOptions(iwae_samples=5, iwae_examples=50, num_generated=200,
+  options = report_lib.EvalOptions(iwae_samples=5, iwae_examples=50, num_generated=200,
                                    kde_train_examples=500, kde_folds=2)
-  report = experiment.evaluate_run(workdir, dataset=dataset, options=options)
+  report = report_lib.evaluate_run(workdir, dataset=dataset, options=options)
   assert (workdir / 'eval' / report['figures']['conditional_samples']).exists()
   assert math.isfinite(report['test']['iwae_bound'])
   # The free prior's means move; the fixed prior's do not (they are not parameters).
@@ -393,12 +393,12 @@ def test_workdir_from_before_a_new_setting_still_resumes_and_evaluates(tmp_path)
   # adversarial_weight and observation_scale) resumes and evaluates, the missing fields taking their defaults.
   dataset = _tiny_dataset()
   workdir = tmp_path / 'old'
-  experiment.train_and_evaluate(_tiny_config(workdir, num_epochs=1), dataset)
+  loop.train_and_evaluate(_tiny_config(workdir, num_epochs=1), dataset)
   config_path = workdir / 'config.json'
   saved = json.loads(config_path.read_text())
   for key in ('network', 'compute_dtype', 'adversarial_weight', 'observation_scale'):
     del saved[key]
   config_path.write_text(json.dumps(saved))
-  experiment.train_and_evaluate(_tiny_config(workdir, num_epochs=2), dataset)
-  config, _, _, epoch = experiment.load_run(workdir)
-  assert epoch == 2 and config.network == 'mlp'
+  loop.train_and_evaluate(_tiny_config(workdir, num_epochs=2), dataset)
+  loaded = checkpoints.load_model(workdir)
+  assert loaded.epoch == 2 and loaded.config.network == 'mlp'

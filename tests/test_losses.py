@@ -9,8 +9,10 @@ from jax import test_util as jtu
 from scipy import special
 from scipy import stats
 
+from icvae import likelihoods
 from icvae import losses
 from icvae import models
+from icvae.objectives import catvae
 
 MC_SAMPLES = 200_000
 
@@ -117,7 +119,7 @@ def test_expected_gaussian_kl_matches_monte_carlo_over_c_and_z():
 def test_bernoulli_log_likelihood_finite_at_extreme_logits_and_equals_numpy():
   logits = np.array([[-100.0, 100.0, 0.0, 3.0, -7.5, 100.0, -100.0]], np.float32)
   targets = np.array([[0.0, 1.0, 0.3, 0.9, 0.2, 0.0, 1.0]], np.float32)
-  got = np.asarray(losses.bernoulli_log_likelihood(jnp.asarray(logits), jnp.asarray(targets)))
+  got = np.asarray(likelihoods.bernoulli_log_prob(jnp.asarray(logits), jnp.asarray(targets)))
   assert np.all(np.isfinite(got))
   log_p = -np.logaddexp(0.0, -logits.astype(np.float64))      # log sigmoid(l)
   log_not_p = -np.logaddexp(0.0, logits.astype(np.float64))   # log (1 - sigmoid(l))
@@ -129,10 +131,10 @@ def test_bernoulli_log_likelihood_finite_at_extreme_logits_and_equals_numpy():
   sig = special.expit(moderate)
   naive = np.sum(x * np.log(sig) + (1 - x) * np.log(1 - sig), -1)
   np.testing.assert_allclose(
-      np.asarray(losses.bernoulli_log_likelihood(jnp.asarray(moderate), jnp.asarray(x))),
+      np.asarray(likelihoods.bernoulli_log_prob(jnp.asarray(moderate), jnp.asarray(x))),
       naive, rtol=1e-5)
   # Gradients finite at the extremes too.
-  grads = jax.grad(lambda l: losses.bernoulli_log_likelihood(l, jnp.asarray(targets)).sum())(
+  grads = jax.grad(lambda l: likelihoods.bernoulli_log_prob(l, jnp.asarray(targets)).sum())(
       jnp.asarray(logits))
   assert np.all(np.isfinite(np.asarray(grads)))
 
@@ -140,7 +142,7 @@ def test_bernoulli_log_likelihood_finite_at_extreme_logits_and_equals_numpy():
 def test_gaussian_log_likelihood_equals_scipy_and_sums_event_axes():
   rng = np.random.default_rng(4)
   mean, x = rng.normal(size=(3, 28, 28)), rng.normal(size=(3, 28, 28))
-  got = np.asarray(losses.gaussian_log_likelihood(jnp.asarray(mean), jnp.asarray(x),
+  got = np.asarray(likelihoods.gaussian_log_prob(jnp.asarray(mean), jnp.asarray(x),
                                                   scale=0.7, event_ndims=2))
   chex.assert_shape(got, (3,))
   np.testing.assert_allclose(got, stats.norm.logpdf(x, mean, 0.7).sum((1, 2)), rtol=1e-5)
@@ -300,9 +302,9 @@ def test_loss_combines_terms_with_betas():
   weight = jnp.asarray(np.random.default_rng(1).normal(size=(8, 12)), jnp.float32)
   classify = lambda images, _: images[:, :4]
   prior = jnp.eye(4).repeat(2, axis=1) * 2.0
-  weights = losses.LossWeights(beta_cont=3.0, beta_cat=5.0, beta_info=7.0)
-  loss, terms = losses.infocatvae_loss(jax.random.key(0), x, posterior,
-                                       _linear_decoder(weight), classify, prior, weights)
+  weights = dict(beta_cont=3.0, beta_cat=5.0, beta_info=7.0)
+  loss, terms = catvae.infocatvae_loss(jax.random.key(0), x, posterior,
+                                       _linear_decoder(weight), classify, prior, **weights)
   expected = (3.0 * terms['kl_continuous'] + 5.0 * terms['kl_categorical']
               - terms['reconstruction'] + 7.0 * terms['information'])
   assert float(loss) == pytest.approx(float(expected), rel=1e-6)
@@ -319,13 +321,13 @@ def test_catvae_never_calls_the_generator():
   def classify(images, key):
     calls.append(images.shape)
     return images[:, :4]
-  weights = losses.LossWeights(1.0, 1.0, 0.0)
-  _, terms = losses.infocatvae_loss(jax.random.key(0), x, posterior, lambda z, _: z[..., :1]
-                                    .repeat(12, -1), classify, jnp.zeros((4, 8)), weights)
+  weights = dict(beta_cont=1.0, beta_cat=1.0, beta_info=0.0)
+  _, terms = catvae.infocatvae_loss(jax.random.key(0), x, posterior, lambda z, _: z[..., :1]
+                                    .repeat(12, -1), classify, jnp.zeros((4, 8)), **weights)
   assert calls == [] and 'information' not in terms
-  jaxpr = jax.make_jaxpr(lambda x: losses.infocatvae_loss(
+  jaxpr = jax.make_jaxpr(lambda x: catvae.infocatvae_loss(
       jax.random.key(0), x, posterior, lambda z, _: z[..., :1].repeat(12, -1), classify,
-      jnp.zeros((4, 8)), weights)[0])(x)
+      jnp.zeros((4, 8)), **weights)[0])(x)
   assert calls == []  # tracing the whole loss did not touch the classifier either
   assert jaxpr.out_avals[0].shape == ()
 
@@ -333,18 +335,20 @@ def test_catvae_never_calls_the_generator():
 def test_soft_code_loss_has_no_elbo_and_bad_names_raise():
   posterior, x = _posterior_and_data()
   decode = lambda z, _: jnp.tile(z, (1,) * (z.ndim - 1) + (2,))[..., :12]
-  weights = losses.LossWeights(1.0, 1.0, 0.0)
-  _, terms = losses.infocatvae_loss(jax.random.key(0), x, posterior, decode, None,
-                                    jnp.zeros((4, 8)), weights, reconstruction='soft_code')
+  weights = dict(beta_cont=1.0, beta_cat=1.0, beta_info=0.0)
+  _, terms = catvae.infocatvae_loss(jax.random.key(0), x, posterior, decode, None,
+                                    jnp.zeros((4, 8)), **weights, reconstruction='soft_code')
   assert 'elbo' not in terms
   with pytest.raises(ValueError, match='reconstruction'):
-    losses.infocatvae_loss(jax.random.key(0), x, posterior, decode, None, jnp.zeros((4, 8)),
-                           weights, reconstruction='soft')
+    catvae.infocatvae_loss(jax.random.key(0), x, posterior, decode, None, jnp.zeros((4, 8)),
+                           **weights, reconstruction='soft')
   with pytest.raises(ValueError, match='likelihood'):
-    losses.infocatvae_loss(jax.random.key(0), x, posterior, decode, None, jnp.zeros((4, 8)),
-                           weights, likelihood='poisson')
+    catvae.infocatvae_loss(jax.random.key(0), x, posterior, decode, None, jnp.zeros((4, 8)),
+                           **weights, likelihood='poisson')
   with pytest.raises(ValueError, match='beta_info'):
-    losses.LossWeights(1.0, 1.0, -1.0)
+    catvae.InfoCatVAE(1.0, 1.0, -1.0)
+  with pytest.raises(ValueError, match='beta_cont'):
+    catvae.InfoCatVAE(float('nan'), 1.0, 0.0)
 
 
 # --- numerical gradients ----------------------------------------------------------------
@@ -365,15 +369,15 @@ def test_check_grads(name):
     fn = lambda l, m, lv: losses.expected_gaussian_kl(jax.nn.softmax(l), m, lv, prior).sum()
     args = (posterior.logits, posterior.mean, posterior.logvar)
   elif name == 'bernoulli':
-    fn, args = lambda l: losses.bernoulli_log_likelihood(l, x).sum(), (x * 6.0 - 3.0,)
+    fn, args = lambda l: likelihoods.bernoulli_log_prob(l, x).sum(), (x * 6.0 - 3.0,)
   elif name == 'gaussian_ll':
-    fn, args = lambda m: losses.gaussian_log_likelihood(m, x).sum(), (x * 0.5,)
+    fn, args = lambda m: likelihoods.gaussian_log_prob(m, x).sum(), (x * 0.5,)
   else:
     def fn(logits, mean, w):
       p = losses.CategoricalPosterior(logits, mean, posterior.logvar)
-      return losses.infocatvae_loss(
+      return catvae.infocatvae_loss(
           jax.random.key(3), x, p, lambda z, _: z @ w, lambda images, _: images[:, :4],
-          prior, losses.LossWeights(2.0, 3.0, 4.0))[0]
+          prior, beta_cont=2.0, beta_cat=3.0, beta_info=4.0)[0]
     args = (posterior.logits, posterior.mean, weight)
   jtu.check_grads(fn, args, order=1, modes=['rev'], atol=5e-2, rtol=5e-2, eps=1e-2)
 
@@ -382,7 +386,7 @@ def test_squared_error_likelihood_is_appendix_c_loss_up_to_a_constant():
   rng = np.random.default_rng(0)
   x = rng.random((3, 28, 28)).astype(np.float32)
   mean = rng.random((3, 28, 28)).astype(np.float32)
-  ours = np.asarray(losses.squared_error_log_likelihood(jnp.asarray(mean), jnp.asarray(x)))
+  ours = np.asarray(likelihoods.SquaredError().log_prob(jnp.asarray(mean), jnp.asarray(x)))
   per_step_mse = np.mean((x - mean) ** 2, axis=-1).sum(-1)  # sum over t of MSE_t
   constant = 28 * 28 / 2 * np.log(2 * np.pi * 14.0)  # N(x; mean, (28 / 2) I)
   np.testing.assert_allclose(ours, -per_step_mse - constant, rtol=1e-5)
@@ -395,17 +399,31 @@ def test_gaussian_likelihood_of_any_scale_is_the_normal_density(scale):
   rng = np.random.default_rng(1)
   x = rng.random((4, 28, 28)).astype(np.float32)
   mean = rng.random((4, 28, 28)).astype(np.float32)
-  log_likelihood, mean_fn = losses._likelihood(losses.GaussianLikelihood(scale))
-  ours = np.asarray(log_likelihood(jnp.asarray(mean), jnp.asarray(x), 2))
+  likelihood = likelihoods.Gaussian(scale)
+  ours = np.asarray(likelihood.log_prob(jnp.asarray(mean), jnp.asarray(x), 2))
   np.testing.assert_allclose(
       ours, stats.norm.logpdf(x, mean, scale).reshape(4, -1).sum(-1), rtol=1e-5)
-  np.testing.assert_array_equal(np.asarray(mean_fn(jnp.asarray(mean))), mean)
-  # The names are the scales 1 and sqrt(F / 2).
-  assert losses.is_likelihood('gaussian') and losses.is_likelihood(losses.GaussianLikelihood(2.0))
-  assert not losses.is_likelihood('poisson')
+  np.testing.assert_array_equal(np.asarray(likelihood.mean(jnp.asarray(mean))), mean)
+  # The names: 'gaussian' is scale 1; objects pass through; anything else is refused.
+  assert likelihoods.get('gaussian') == likelihoods.Gaussian(1.0)
+  assert likelihoods.get(likelihood) is likelihood
+  with pytest.raises(ValueError, match='likelihood'):
+    likelihoods.get('poisson')
+
+
+def test_bernoulli_mean_is_the_sigmoid_and_log_prob_the_binary_cross_entropy():
+  logits = np.array([[-2.0, 0.0, 3.0]], np.float32)
+  x = np.array([[0.0, 1.0, 0.25]], np.float32)
+  p = 1 / (1 + np.exp(-logits.astype(np.float64)))
+  bernoulli = likelihoods.get('bernoulli')
+  np.testing.assert_allclose(np.asarray(bernoulli.mean(jnp.asarray(logits))), p, rtol=1e-6)
+  expected = np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), -1)
+  np.testing.assert_allclose(np.asarray(bernoulli.log_prob(jnp.asarray(logits),
+                                                           jnp.asarray(x))), expected,
+                             rtol=1e-5)
 
 
 @pytest.mark.parametrize('scale', [0.0, -1.0, float('nan'), float('inf'), 'a'])
 def test_gaussian_likelihood_rejects_bad_scales(scale):
   with pytest.raises(ValueError, match='scale'):
-    losses.GaussianLikelihood(scale)
+    likelihoods.Gaussian(scale)

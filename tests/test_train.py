@@ -17,8 +17,7 @@ def _setup(reconstruction='expected', beta_info=100.0, seed=0, lr=1e-3, optimize
   kwargs.update(model_kwargs)
   model = icvae.mlp_catvae(**kwargs)
   optimizer = optimizer or optax.adam(lr)
-  config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, beta_info),
-                            reconstruction=reconstruction)
+  config = icvae.InfoCatVAE(10.0, 10.0, beta_info, reconstruction=reconstruction)
   graphdef, state = icvae.create_train_state(model, optimizer)
   return graphdef, state, optimizer, config
 
@@ -144,7 +143,7 @@ def test_learns_on_real_mnist(mnist_arrays):
   model = icvae.mlp_catvae(seed=0)
   # Appendix B's betas; a larger learning rate than its 1e-4 so 400 steps suffice.
   optimizer = optax.adam(3e-3)
-  config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, 100.0))
+  config = icvae.InfoCatVAE(10.0, 10.0, 100.0)
   graphdef, state = icvae.create_train_state(model, optimizer)
   train_step = icvae.make_train_step(graphdef, optimizer, config)
   eval_step = icvae.make_eval_step(graphdef, config)

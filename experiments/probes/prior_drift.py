@@ -1,6 +1,6 @@
 r"""How far the prior means of trained runs are from the fixed block means of eq. (8).
 
-  python -m experiments.prior_drift --workdirs=runs/results/seq_mnist_catvae_free_prior_seed0,...
+  python -m experiments.probes.prior_drift --workdirs=runs/results/seq_mnist_catvae_free_prior_seed0,...
 
 For each workdir prints the largest distance of a mean mu_c from its block mean, and the
 smallest distance between two means (the block means are lambda * sqrt(2 delta) apart:
@@ -11,9 +11,8 @@ training moved it, and whether two categories' means have merged.
 from absl import app
 from absl import flags
 import numpy as np
-from flax import nnx
 
-from icvae import experiment
+import icvae
 from icvae import priors
 
 flags.DEFINE_list('workdirs', None, 'Training workdirs.')
@@ -22,8 +21,9 @@ FLAGS = flags.FLAGS
 
 def drift(workdir):
   """(config, max ||mu_c - block_c||, min_{c != c'} ||mu_c - mu_c'||)."""
-  config, graphdef, state, _ = experiment.load_run(workdir)
-  means = np.asarray(nnx.merge(graphdef, state.params, state.constants).prior_means())
+  loaded = icvae.load_model(workdir)
+  config = loaded.config
+  means = np.asarray(loaded.model.prior_means())
   block = np.asarray(priors.block_prior_means(config.num_categories, config.delta,
                                               config.prior_scale))
   pairwise = np.linalg.norm(means[:, None] - means[None], axis=-1)

@@ -1,13 +1,13 @@
 r"""Probe: how much does the Parzen-window protocol move Table 1's log-likelihood?
 
-  python -m experiments.probe_parzen_protocol --data_dir=../shared/data/mnist \
+  python -m experiments.probes.parzen_protocol --data_dir=../shared/data/mnist \
       --workdirs=runs/results/mnist_catvae_seed0,runs/results/mnist_infocatvae_seed0
 
 The paper reports CatVAE 111.2 and InfoCatVAE 113.8 nats (Table 1) but not its protocol: what
 is scored (mean images or sampled binary images), what the KDE is fitted on (grey levels or
 binarised images), and the bandwidth grid. For each trained workdir this scores 10,000
 generated images under four protocols, each with its own 5-fold CV bandwidth
-(`evaluation.kde_bandwidth_search`) over the grid of `experiment.EvalOptions`:
+(`evaluation.kde_bandwidth_search`) over the grid of `icvae.EvalOptions`:
 
 - mean / grey:   decoded mean images, KDE on grey-level training images (what
                  `experiments.evaluate` reports);
@@ -27,11 +27,10 @@ from absl import app
 from absl import flags
 import jax
 import numpy as np
-from flax import nnx
 
+import icvae
 from icvae import data
 from icvae import evaluation
-from icvae import experiment
 from icvae import priors
 
 flags.DEFINE_list('workdirs', None, 'Trained workdirs (Bernoulli-likelihood MLP models).')
@@ -56,7 +55,7 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   if not FLAGS.workdirs:
     raise app.UsageError('--workdirs is required.')
-  grid = list(experiment.EvalOptions().kde_bandwidths)
+  grid = list(icvae.EvalOptions().kde_bandwidths)
   dataset = data.load('mnist', FLAGS.data_dir)
   grey = data.as_flat(dataset.train_images)
   binary = (grey > 0.5).astype(np.float32)
@@ -65,13 +64,13 @@ def main(argv):
                          'binarised test images / binary':
                              parzen((test > 0.5).astype(np.float32), binary, grid)}}
   for workdir in FLAGS.workdirs:
-    config, graphdef, state, epoch = experiment.load_run(workdir)
-    if config.likelihood != 'bernoulli':
+    loaded = icvae.load_model(workdir)
+    model, epoch = loaded.model, loaded.epoch
+    if loaded.config.likelihood != icvae.likelihoods.Bernoulli():
       raise app.UsageError(f'{workdir}: a Bernoulli-likelihood (MLP) run is needed.')
-    model = nnx.merge(graphdef, state.params, state.constants)
     key = jax.random.key(FLAGS.seed)
     _, z = priors.sample_prior(key, model.prior_means(), FLAGS.num_generated)
-    means = np.concatenate([experiment._decoded_means(model, z[i:i + 2000])  # pylint: disable=protected-access
+    means = np.concatenate([icvae.decode_mean(model, z[i:i + 2000])
                             for i in range(0, len(z), 2000)])
     sampled = (np.random.default_rng(FLAGS.seed).random(means.shape) < means).astype(np.float32)
     table[f'{workdir} (epoch {epoch})'] = {

@@ -1,11 +1,11 @@
 r"""Probe: how the AAE's adversarial weight trades reconstruction against matching N(0, I).
 
-  python -m experiments.probe_aae_weight --data_dir=../shared/data/mnist
+  python -m experiments.probes.aae_weight --data_dir=../shared/data/mnist
 
 Trains the AAE (d = 8, hidden 128, Adam 1e-3, batch 100) for 4 epochs on the first 6,000
 MNIST training images at adversarial weights 10 and 100 and prints, per epoch, the test
 reconstruction (nats), the discriminator loss and the norm of the code mean. The evidence
-for the default weight (10) of `icvae.aae`.
+for the default weight (10) of `icvae.objectives.aae`.
 """
 
 import json
@@ -15,8 +15,8 @@ import tempfile
 from absl import app
 from absl import flags
 
+import icvae
 from icvae import data
-from icvae import experiment
 
 flags.DEFINE_string('data_dir', None, 'Folder with the MNIST IDX gz files.')
 flags.DEFINE_list('weights', ['10', '100'], 'Adversarial weights to try.')
@@ -29,11 +29,11 @@ def main(_):
                          full.test_images[:1000], full.test_labels[:1000])
   for weight in FLAGS.weights:
     with tempfile.TemporaryDirectory() as workdir:
-      config = experiment.ExperimentConfig(
+      config = icvae.RunConfig(
           model='aae', num_categories=1, delta=8, hidden_features=128, num_epochs=4,
           batch_size=100, learning_rate=1e-3, eval_batch_size=500, checkpoint_every=2,
           workdir=workdir, progress=False, adversarial_weight=float(weight))
-      experiment.train_and_evaluate(config, dataset)
+      icvae.train_and_evaluate(config, dataset)
       records = [json.loads(line) for line in
                  (pathlib.Path(workdir) / 'metrics.jsonl').read_text().splitlines()]
     print(f'weight {weight}: ' + ', '.join(

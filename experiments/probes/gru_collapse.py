@@ -1,6 +1,6 @@
 r"""Probe: does the recurrent CatVAE (Table 3) keep information in z, per likelihood scale?
 
-  python -m experiments.probe_gru_collapse --data_dir=../shared/data/mnist [--epochs=40]
+  python -m experiments.probes.gru_collapse --data_dir=../shared/data/mnist [--epochs=40]
 
 Trains the GRU CatVAE (beta_cont = beta_cat = 10, --beta_info, --reconstruction, Adam
 --learning_rate, hidden 128) on the first 12,800 MNIST training images with appendix C's
@@ -21,7 +21,7 @@ import optax
 
 import icvae
 from icvae import data
-from icvae import losses
+from icvae import likelihoods
 from icvae import metrics
 from icvae import models
 from icvae import train
@@ -44,13 +44,12 @@ def main(_):
   test_x = train.replicate(jnp.asarray(data.as_sequences(dataset.test_images[:2000])), mesh)
   for name in FLAGS.likelihoods:
     try:
-      likelihood = losses.GaussianLikelihood(float(name))
+      likelihood = likelihoods.Gaussian(float(name))
     except ValueError:
-      likelihood = name
+      likelihood = likelihoods.get(name)
     optimizer = optax.adam(FLAGS.learning_rate)
-    config = icvae.LossConfig(icvae.LossWeights(10.0, 10.0, FLAGS.beta_info),
-                              reconstruction=FLAGS.reconstruction,
-                              likelihood=likelihood)
+    config = icvae.InfoCatVAE(10.0, 10.0, FLAGS.beta_info,
+                              reconstruction=FLAGS.reconstruction, likelihood=likelihood)
     graphdef, state = icvae.create_train_state(models.gru_catvae(hidden_features=128),
                                                optimizer)
     state = train.replicate(state, mesh)

@@ -1,0 +1,176 @@
+"""Orbax checkpoints of a training workdir, and `load_model` to use a trained model.
+
+A workdir holds `config.json` (the `RunConfig`) and `checkpoints/<epoch>/` with the
+`TrainState` and a JSON `meta` (epoch, config, run key). Every restore checks that the
+arrays fit the model the configuration builds and that the checkpoint was made with the
+same settings, and says what to do when not.
+"""
+
+import json
+import pathlib
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+from flax import nnx
+
+from icvae import config as config_lib
+from icvae import train
+
+
+class CheckpointError(Exception):
+  """A checkpoint or workdir cannot be used; the message says why and what to do."""
+
+
+def manager(directory, save_every=1):
+  """An Orbax `CheckpointManager` on `directory` keeping the last 3 checkpoints."""
+  import orbax.checkpoint as ocp
+  options = ocp.CheckpointManagerOptions(max_to_keep=3, save_interval_steps=save_every,
+                                         create=True)
+  return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
+
+
+def save(checkpoint_manager, epoch, state, config, key, force=False):
+  """Saves `state` as checkpoint `epoch` with its config and run key (async in Orbax)."""
+  import orbax.checkpoint as ocp
+  meta = {'epoch': epoch, 'config': config.to_dict(),
+          'key': np.asarray(jax.random.key_data(key)).tolist()}
+  checkpoint_manager.save(epoch, args=ocp.args.Composite(
+      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=force)
+
+
+def restore(checkpoint_manager, epoch, abstract_state):
+  """(state, meta) of checkpoint `epoch`; Orbax's own errors pass through."""
+  import orbax.checkpoint as ocp
+  restored = checkpoint_manager.restore(epoch, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
+  return restored['state'], restored['meta']
+
+
+def abstract(state):
+  """The `jax.ShapeDtypeStruct` tree of `state` (what a restore fills in)."""
+  return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), state)
+
+
+def restore_checked(checkpoint_manager, epoch, abstract_state, config, where):
+  """Restores checkpoint `epoch` and checks it was made with `config`'s settings.
+
+  Args:
+    checkpoint_manager: the `CheckpointManager` of a training workdir.
+    epoch: the step to restore.
+    abstract_state: `abstract(state)` of a `TrainState` built from `config`.
+    config: the `RunConfig` the checkpoint must match (except the resumable settings).
+    where: the workdir, for the error messages.
+
+  Returns:
+    (state, meta) as saved by `save`.
+
+  Raises:
+    CheckpointError: the arrays do not fit the model, or the saved settings differ.
+  """
+  try:
+    state, meta = restore(checkpoint_manager, epoch, abstract_state)
+  except Exception as e:  # orbax raises several types for a structure or shape mismatch
+    raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} does not fit the model '
+                          f'of these settings ({e}). Use another --workdir.') from e
+  diff = config_lib.differences(meta['config'], config, config_lib.resumable_settings())
+  if diff:
+    raise CheckpointError(f'{where}: the checkpoint was made with other settings: {diff}. '
+                          'Use another --workdir.')
+  return state, meta
+
+
+def restore_parameters(directory, abstract_state, config):
+  """The latest checkpoint of another run's `directory` as a fresh state (step 0).
+
+  For --restore_from: only the settings that fix the arrays' shapes must agree.
+
+  Raises:
+    CheckpointError: no checkpoint there, or one made for another model.
+  """
+  source = manager(directory)
+  try:
+    if source.latest_step() is None:
+      raise CheckpointError(f'--restore_from={directory}: no checkpoint there.')
+    try:
+      restored, meta = restore(source, source.latest_step(), abstract_state)
+    except Exception as e:  # orbax raises several types for a structure or shape mismatch
+      raise CheckpointError(f'--restore_from={directory}: checkpoint does not fit this model '
+                            f'({e}).') from e
+  finally:
+    source.close()
+  architecture = config_lib.architecture_settings()
+  diff = config_lib.differences(meta['config'], config,
+                                set(config_lib.all_settings()) - architecture)
+  if diff:
+    raise CheckpointError(f'--restore_from={directory}: made for another model: {diff}.')
+  return restored._replace(step=np.zeros((), np.int32))
+
+
+def read_config(workdir):
+  """The `RunConfig` of a training workdir's config.json.
+
+  Raises:
+    CheckpointError: no such folder, no config.json, or not an icvae configuration.
+  """
+  workdir = pathlib.Path(workdir)
+  path = workdir / 'config.json'
+  if not workdir.is_dir():
+    raise CheckpointError(f'--workdir={workdir}: no such folder. Pass the --workdir of a '
+                          'training run.')
+  if not path.exists():
+    raise CheckpointError(f'--workdir={workdir}: no config.json; this is not the workdir of '
+                          'an icvae training run.')
+  try:
+    return config_lib.RunConfig.from_saved(json.loads(path.read_text()))
+  except (ValueError, TypeError) as e:
+    raise CheckpointError(f'{path}: not an icvae configuration ({e}).') from e
+
+
+def new_state(config):
+  """(graphdef, TrainState, optimizer) of a fresh run of `config`."""
+  optimizer = train.make_optimizer(config.build_objective(), config.learning_rate)
+  graphdef, state = train.create_train_state(config.build_networks(), optimizer)
+  return graphdef, state, optimizer
+
+
+class LoadedModel(NamedTuple):
+  """A trained model, ready to use.
+
+  Attributes:
+    model: the networks (`nnx.Module`) with the checkpoint's parameters; call
+      `model.encode`, `model.decode`, `model.classify` as on a fresh one.
+    config: the run's `RunConfig`.
+    epoch: the epoch of the checkpoint.
+    objective: the run's objective (`config.build_objective()`).
+    graphdef: the model's static structure, for `train.make_*` functions.
+    state: the restored `train.TrainState`.
+  """
+  model: Any
+  config: Any
+  epoch: int
+  objective: Any
+  graphdef: Any
+  state: Any
+
+
+def load_model(workdir):
+  """The latest checkpoint of a training workdir as a `LoadedModel`.
+
+  Raises:
+    CheckpointError: the folder is missing, is not a training workdir, has no checkpoint
+      yet, or its checkpoint does not fit the configuration it claims.
+  """
+  config = read_config(workdir)
+  checkpoint_manager = manager(pathlib.Path(workdir) / 'checkpoints')
+  try:
+    epoch = checkpoint_manager.latest_step()
+    if epoch is None:
+      raise CheckpointError(f'--workdir={workdir}: no checkpoint yet; train first (or wait '
+                            'for the first --checkpoint_every epochs).')
+    graphdef, state, _ = new_state(config)
+    state, _ = restore_checked(checkpoint_manager, epoch, abstract(state), config, workdir)
+  finally:
+    checkpoint_manager.close()
+  model = nnx.merge(graphdef, state.params, state.constants)
+  return LoadedModel(model, config, epoch, config.build_objective(), graphdef, state)

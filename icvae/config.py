@@ -1,0 +1,216 @@
+"""The configuration of a run: general settings, the chosen model's, and config.json.
+
+`RunConfig(**values)` is the one place a configuration is checked: each value against its
+`Setting` (type, range), unknown names and settings the chosen `--model` does not read
+refused, then the model family's own cross-setting checks. The command-line flags are made
+from the same `Setting`s (`experiments.common`), and `config.json` is `RunConfig.to_dict()`.
+"""
+
+import types
+
+from icvae import data as data_lib
+from icvae import likelihoods
+from icvae import objectives
+from icvae import settings as settings_lib
+from icvae.settings import Setting
+from icvae.settings import SettingError
+
+GENERAL_SETTINGS = (
+    Setting('dataset', 'mnist', 'The data.', choices=data_lib.DATASETS, architecture=True),
+    Setting('model', 'infocatvae', 'The model family (see README: the registry).',
+            architecture=True),
+    Setting('network', 'mlp', 'mlp: Table 2 on flat images (Bernoulli pixels); gru: Table 3 '
+            'on image rows as sequences (Gaussian per time step, appendix C).',
+            choices=('mlp', 'gru'), architecture=True),
+    Setting('hidden_features', 400, 'Hidden width of the networks.',
+            check=settings_lib.at_least(1), architecture=True),
+    Setting('dropout_rate', 0.25, 'Dropout during training (never at evaluation).',
+            check=settings_lib.fraction),
+    Setting('compute_dtype', 'float32', "Arithmetic of the four large matmuls: float32 (the "
+            "paper's) or bfloat16 (mixed precision: float32 parameters and losses; several "
+            "times faster on CPUs with AMX and on TPUs).", choices=('float32', 'bfloat16')),
+    Setting('observation_scale', 0.0, 'GRU only: sigma of the Gaussian p(x|z) = N(mean, '
+            'sigma^2 I); the loss is SSE / (2 sigma^2). 0: appendix C read literally (sum '
+            'over steps of the per-step MSE, sigma = sqrt(F / 2)).',
+            check=settings_lib.non_negative),
+    Setting('learning_rate', 1e-4, 'Adam learning rate.', check=settings_lib.positive),
+    Setting('batch_size', 128, 'Training batch size (split over all devices).',
+            check=settings_lib.at_least(1)),
+    Setting('num_epochs', 600, 'Epochs to train (the paper: 600).',
+            check=settings_lib.at_least(1), resumable=True),
+    Setting('seed', 0, 'Seed of the initialisation and of every random draw.'),
+    Setting('workdir', '', 'Where checkpoints, metrics and config go; default '
+            'runs/<dataset>_<model>.', resumable=True),
+    Setting('data_dir', '', 'Folder with the four IDX gz files (optional).', resumable=True),
+    Setting('eval_every', 1, 'Evaluate on the test set every this many epochs.',
+            check=settings_lib.at_least(1), resumable=True),
+    Setting('eval_batch_size', 1000, 'Batch size of the evaluation.',
+            check=settings_lib.at_least(1), resumable=True),
+    Setting('checkpoint_every', 10, 'Save a checkpoint every this many epochs.',
+            check=settings_lib.at_least(1), resumable=True),
+    Setting('restore_from', '', 'Start from the latest checkpoint of this checkpoints folder '
+            '(a fresh run; parameters and optimiser state).', resumable=True),
+    Setting('progress', True, 'Show a progress bar when stderr is a terminal.',
+            resumable=True),
+)
+
+
+def settings_of(model):
+  """{name: Setting} of the general settings and those of `--model=model`."""
+  family = objectives.get(model)
+  return {s.name: s for s in GENERAL_SETTINGS + tuple(family.settings)}
+
+
+def all_settings():
+  """{name: Setting} over the general settings and every registered family's."""
+  result = {s.name: s for s in GENERAL_SETTINGS}
+  for family in objectives.families().values():
+    result.update({s.name: s for s in family.settings})
+  return result
+
+
+class RunConfig:
+  """A checked, immutable run configuration; settings read as attributes (`config.seed`).
+
+  Args:
+    **values: settings by name; missing ones take their defaults. A name that is not a
+      setting of any model, or a setting the chosen model does not read (unless it has the
+      setting's `inert` value, e.g. beta_info=0 for CatVAE), is refused.
+
+  Raises:
+    SettingError: naming the flag (`--name=value: ...`) and what to do.
+  """
+
+  def __init__(self, **values):
+    model = values.get('model', 'infocatvae')
+    family = objectives.get(model)
+    own = settings_of(model)
+    known = all_settings()
+    resolved = {}
+    for name, value in values.items():
+      if name not in known:
+        raise SettingError(f'--{name}: not a setting of any model '
+                           f'({", ".join(sorted(known))}).')
+      if name not in own:
+        setting = known[name]
+        if setting.inert is not None and setting.validate(value) == setting.inert:
+          continue
+        raise SettingError(f'--{name}={value}: --model={model} does not use it; drop it '
+                           f'(models that do: {", ".join(_models_reading(name))}).')
+      resolved[name] = own[name].validate(value)
+    for name, setting in own.items():
+      resolved.setdefault(name, setting.default)
+    if resolved['network'] not in family.networks:
+      raise SettingError(f'--network={resolved["network"]}: --model={model} supports only '
+                         f'{", ".join(family.networks)}.')
+    if resolved['observation_scale'] and resolved['network'] != 'gru':
+      raise SettingError(f'--observation_scale={resolved["observation_scale"]}: only for '
+                         '--network=gru (the MLP models pixels as Bernoulli, appendix B).')
+    if resolved['batch_size'] > data_lib.SPLIT_SIZES['train']:
+      raise SettingError(f'--batch_size={resolved["batch_size"]}: must be at most the '
+                         f'{data_lib.SPLIT_SIZES["train"]} training examples.')
+    if family.validate is not None:
+      resolved = family.validate(dict(resolved))
+    self._values = types.MappingProxyType(resolved)
+    self.family = family
+
+  def __getattr__(self, name):
+    try:
+      return self.__dict__['_values'][name]
+    except KeyError:
+      raise AttributeError(f'{name!r}: not a setting of --model='
+                           f'{self.__dict__["_values"]["model"]}.') from None
+
+  def get(self, name, default=None):
+    return self._values.get(name, default)
+
+  def __eq__(self, other):
+    return isinstance(other, RunConfig) and dict(self._values) == dict(other._values)
+
+  def __hash__(self):
+    return hash(tuple(sorted(self._values.items())))
+
+  def __repr__(self):
+    return f'RunConfig({", ".join(f"{k}={v!r}" for k, v in self._values.items())})'
+
+  def to_dict(self):
+    """{name: value}: what config.json holds."""
+    return dict(self._values)
+
+  def replace(self, **changes):
+    """A new RunConfig with `changes` applied (checked again)."""
+    return RunConfig(**{**self._values, **changes})
+
+  @classmethod
+  def from_saved(cls, saved):
+    """The RunConfig of a config.json, including one written by an earlier icvae.
+
+    Earlier versions saved every setting for every model; settings that the saved model
+    does not read had no effect and are dropped. Settings added since take their defaults,
+    which keep the earlier behaviour.
+    """
+    model = saved.get('model', 'infocatvae')
+    own = settings_of(model)
+    known = all_settings()
+    unknown = set(saved) - set(known)
+    if unknown:
+      raise SettingError(f'unknown settings {sorted(unknown)}')
+    return cls(**{k: v for k, v in saved.items() if k in own})
+
+  @property
+  def likelihood(self):
+    """Bernoulli on pixels for the MLP (appendix B); a Gaussian on rows for the GRU.
+
+    For the GRU, observation_scale = 0 reads appendix C literally (`SquaredError`: the sum
+    over steps of the per-step MSE, i.e. sigma = sqrt(F / 2)); a positive value is that
+    sigma instead.
+    """
+    if self.network != 'gru':
+      return likelihoods.Bernoulli()
+    if self.observation_scale:
+      return likelihoods.Gaussian(float(self.observation_scale))
+    return likelihoods.SquaredError()
+
+  def view(self, images):
+    """The data as the network reads them: flat (N, 784) or (N, 28, 28) row sequences."""
+    if self.network == 'gru':
+      return data_lib.as_sequences(images)
+    return data_lib.as_flat(images)
+
+  def build_networks(self):
+    """The model family's networks, initialised from `seed`."""
+    return self.family.build_networks(self)
+
+  def build_objective(self):
+    """The model family's objective with this configuration's weights."""
+    return self.family.build_objective(self)
+
+
+def _models_reading(name):
+  return sorted(n for n, f in objectives.families().items()
+                if any(s.name == name for s in f.settings))
+
+
+def differences(saved, config, ignore):
+  """{name: (saved value, current value)} for the settings that differ, except `ignore`.
+
+  `saved` is a config.json dict (possibly from an earlier icvae; see `from_saved`).
+  """
+  try:
+    saved = RunConfig.from_saved(saved).to_dict()
+  except SettingError as e:
+    return {'config.json': (str(e), 'a valid configuration')}
+  current = config.to_dict()
+  names = set(saved) | set(current)
+  return {k: (saved.get(k), current.get(k)) for k in sorted(names)
+          if k not in ignore and saved.get(k) != current.get(k)}
+
+
+def resumable_settings():
+  """Names of the settings that may change between a run and its resumption."""
+  return {name for name, s in all_settings().items() if s.resumable}
+
+
+def architecture_settings():
+  """Names of the settings that fix the saved arrays' shapes (checked by --restore_from)."""
+  return {name for name, s in all_settings().items() if s.architecture}

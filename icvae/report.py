@@ -1,0 +1,235 @@
+"""The evaluation report of a trained run: `evaluate_run(workdir)`.
+
+Writes workdir/eval/report.json and the model family's PNG figures next to it. The
+sections that apply to a model are listed by its `ModelFamily.report_sections`:
+
+- 'clustering': Hungarian accuracy, many-to-one accuracy, NMI, ARI and cluster usage of the
+  categorical code on train and test (`icvae.metrics`);
+- 'information': the information cross-entropy of section 10, proper and as published, on
+  `num_generated` samples of the prior (`evaluation.information_cross_entropies`);
+- 'iwae': the importance-weighted bound with S = `iwae_samples`;
+- 'reconstruction': the squared error of the decoded mean code;
+- 'parzen': the Parzen-window log-likelihood of `num_generated` generated images under a KDE
+  of the training images, bandwidth by k-fold cross-validation (Table 1).
+
+Every report also holds the objective's own evaluation terms on the test set ('test'). Each
+stage is logged when it starts and ends, with a progress bar for the long ones (the IWAE
+bound and the KDE).
+"""
+
+import dataclasses
+import importlib
+import json
+import logging
+import math
+import pathlib
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from icvae import checkpoints
+from icvae import data as data_lib
+from icvae import evaluation
+from icvae import figures
+from icvae import metrics as metrics_lib
+from icvae import priors
+from icvae import train
+
+log = logging.getLogger('icvae')
+
+
+def _option(default, help_text):
+  return dataclasses.field(default=default, metadata={'help': help_text})
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+  """Sizes of the evaluation (defaults: the paper's protocol where it has one).
+
+  The fields with a 'help' are also the evaluation flags of the binaries.
+  """
+  iwae_samples: int = _option(1000, 'S of the importance-weighted bound.')
+  iwae_examples: int = _option(0, 'Test images for the bound; 0: all.')
+  num_generated: int = _option(10000, 'Generated samples for the information cross-entropy '
+                               'and the Parzen log-likelihood (the paper: 10,000).')
+  kde_train_examples: int = _option(0, 'Training images the Parzen KDE is fitted on; 0: all '
+                                    '(the paper: 60,000).')
+  kde_folds: int = _option(5, 'Cross-validation folds of the KDE bandwidth search.')
+  kde_bandwidths: tuple = tuple(float(b) for b in np.logspace(-1.3, -0.3, 11))  # 0.05..0.5
+  seed: int = 0
+
+  def __post_init__(self):
+    for name, least in (('iwae_samples', 1), ('num_generated', 1), ('kde_folds', 2),
+                        ('iwae_examples', 0), ('kde_train_examples', 0)):
+      if getattr(self, name) < least:
+        raise ValueError(f'{name} must be >= {least}, got {getattr(self, name)}.')
+    if not self.kde_bandwidths or min(self.kde_bandwidths) <= 0:
+      raise ValueError(f'kde_bandwidths must be positive, got {self.kde_bandwidths}.')
+
+
+def _bar(total, description):
+  from tqdm import tqdm
+  return tqdm(total=total, desc=description, disable=not sys.stderr.isatty(), leave=False,
+              dynamic_ncols=True, file=sys.stderr)
+
+
+class _Stages:
+  """Logs each stage of the evaluation with its number, and records its seconds."""
+
+  def __init__(self, names):
+    self.names = list(names)
+    self.seconds = {}
+
+  def run(self, name, function, *args):
+    index = self.names.index(name) + 1
+    log.info('evaluation %d/%d: %s ...', index, len(self.names), name.replace('_', ' '))
+    started = time.time()
+    result = function(*args)
+    self.seconds[name] = time.time() - started
+    log.info('evaluation %d/%d: %s done in %.1f s', index, len(self.names),
+             name.replace('_', ' '), self.seconds[name])
+    return result
+
+
+def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
+  """Every metric of the paper and its peers that applies, plus figures, for the latest
+  checkpoint of a training workdir.
+
+  Writes workdir/eval/report.json and the PNG figures next to it, and returns the report.
+  See the module docstring for the sections; `icvae.evaluation` and `icvae.metrics` for how
+  each number is estimated.
+
+  Raises:
+    checkpoints.CheckpointError: not a training workdir, or no usable checkpoint.
+    data.DataError: missing or corrupt data.
+  """
+  loaded = checkpoints.load_model(workdir)
+  config, model, objective = loaded.config, loaded.model, loaded.objective
+  sections = config.family.report_sections
+  workdir = pathlib.Path(workdir)
+  out = workdir / 'eval'
+  out.mkdir(exist_ok=True)
+  if dataset is None:
+    dataset = data_lib.load(config.dataset, data_dir or config.data_dir or None)
+  key = jax.random.key(options.seed)
+  keys = dict(zip(['test', 'info', 'iwae', 'generate', 'figures'], jax.random.split(key, 5)))
+  train_images = jnp.asarray(config.view(dataset.train_images))
+  test_images = jnp.asarray(config.view(dataset.test_images))
+  report = {'workdir': str(workdir), 'epoch': loaded.epoch, 'config': config.to_dict(),
+            'options': dataclasses.asdict(options)}
+  with_bound = 'iwae' in sections
+  with_errors = with_bound or 'reconstruction' in sections
+  stages = _Stages(['test_terms_and_clustering']
+                   + ['information'] * ('information' in sections)
+                   + ['bounds_and_reconstructions'] * with_errors
+                   + ['parzen'] * ('parzen' in sections) + ['figures'])
+
+  def test_terms_and_clustering():
+    mesh = train.data_mesh()
+    evaluate = train.make_evaluate(loaded.graphdef, objective, config.eval_batch_size, mesh)
+    test_metrics, test_clusters = jax.device_get(evaluate(
+        train.replicate(loaded.state, mesh), train.replicate(test_images, mesh),
+        keys['test']))
+    report['test'] = {k: float(v) for k, v in test_metrics.items()}
+    if 'clustering' in sections:
+      cluster = jax.jit(lambda x: jnp.argmax(objective.cluster_logits(model, x), axis=-1))
+      train_clusters = np.concatenate([np.asarray(cluster(train_images[i:i + 5000]))
+                                       for i in range(0, len(train_images), 5000)])
+      report['clustering'] = {
+          'train': metrics_lib.clustering_report(train_clusters, dataset.train_labels,
+                                                 config.num_categories),
+          'test': metrics_lib.clustering_report(np.asarray(test_clusters),
+                                                dataset.test_labels, config.num_categories)}
+
+  stages.run('test_terms_and_clustering', test_terms_and_clustering)
+  if 'information' in sections:
+    report['information_cross_entropy'] = stages.run(
+        'information', evaluation.information_cross_entropies, keys['info'], model.decode,
+        model.classify, model.prior_means(), options.num_generated, config.likelihood)
+  if with_errors:
+    report['test'].update(stages.run('bounds_and_reconstructions', _bounds_and_errors, model,
+                                     config, test_images, keys['iwae'], options, with_bound))
+  if 'parzen' in sections:
+    report['parzen'] = stages.run('parzen', _parzen, model, config, dataset,
+                                  keys['generate'], options)
+  report['figures'] = stages.run('figures', _write_figures, out, model, config, dataset,
+                                 keys['figures'], workdir)
+  report['seconds'] = stages.seconds
+  (out / 'report.json').write_text(json.dumps(report, indent=2) + '\n')
+  log.info('evaluation of %s (epoch %d) written to %s', workdir, loaded.epoch, out)
+  return report
+
+
+def _write_figures(out, model, config, dataset, key, workdir):
+  """The family's figures (`ModelFamily.figures`: a function of `icvae.figures` or
+  'module:function') and the training curves; {figure name: file name}."""
+  name = config.family.figures
+  names = {}
+  if name is not None:
+    if ':' in name:
+      module, function = name.split(':')
+      figure_fn = getattr(importlib.import_module(module), function)
+    else:
+      figure_fn = getattr(figures, name)
+    names = dict(figure_fn(out, model, config, dataset, key))
+  return figures.write_training_curves(out, workdir, names)
+
+
+def _bounds_and_errors(model, config, test_images, key, options, with_bound):
+  """The importance-weighted bound (when `with_bound`) and the reconstruction error."""
+  likelihood = config.likelihood
+  count = options.iwae_examples or len(test_images)
+  per_call = max(1, 20000 // options.iwae_samples)
+  prior_means = model.prior_means()
+
+  @jax.jit
+  def bounds_and_errors(x, key):
+    posterior = model.encode(x)
+    error = evaluation.reconstruction_error(x, posterior, model.decode, likelihood)
+    if not with_bound:
+      return jnp.zeros(x.shape[0]), error
+    bound = evaluation.importance_weighted_bound(key, x, posterior, model.decode, prior_means,
+                                                 options.iwae_samples, likelihood)
+    return bound, error
+
+  results = []
+  description = f'IWAE bound, S={options.iwae_samples}' if with_bound else 'reconstructions'
+  with _bar(count, description) as bar:
+    for i in range(0, count, per_call):
+      results.append(bounds_and_errors(test_images[i:i + per_call],
+                                       jax.random.fold_in(key, i)))
+      jax.block_until_ready(results[-1])
+      bar.update(min(per_call, count - i))
+  bounds = np.concatenate([np.asarray(b) for b, _ in results])
+  errors = np.concatenate([np.asarray(e) for _, e in results])
+  terms = {'reconstruction_squared_error': float(errors.mean()),
+           'reconstruction_squared_error_std': float(errors.std())}
+  if with_bound:
+    terms.update({'iwae_bound': float(bounds.mean()), 'iwae_samples': options.iwae_samples,
+                  'iwae_examples': int(count)})
+  return terms
+
+
+def _parzen(model, config, dataset, key, options):
+  """Table 1's Parzen-window log-likelihood of generated images (see module docstring)."""
+  _, z = priors.sample_prior(key, model.prior_means(), options.num_generated)
+  generated = np.concatenate([figures.decode_mean(model, z[i:i + 5000], config.likelihood)
+                              for i in range(0, len(z), 5000)])
+  kde_data = data_lib.as_flat(
+      dataset.train_images[:options.kde_train_examples or len(dataset.train_images)])
+  with _bar(options.kde_folds, 'Parzen bandwidth (CV folds)') as bar:
+    bandwidth, cv_scores = evaluation.kde_bandwidth_search(
+        kde_data, options.kde_bandwidths, options.kde_folds, progress=bar.update)
+  log_density = np.asarray(evaluation.kde_log_density(generated, kde_data, [bandwidth]))[0]
+  return {
+      'log_likelihood': float(log_density.mean()),
+      'log_likelihood_std_error': float(log_density.std() / math.sqrt(len(log_density))),
+      'bandwidth': bandwidth, 'bandwidth_grid': list(options.kde_bandwidths),
+      'cv_mean_heldout_log_likelihood': (cv_scores / (len(kde_data) / options.kde_folds)
+                                         ).tolist(),
+      'bandwidth_at_grid_edge': bandwidth in (options.kde_bandwidths[0],
+                                              options.kde_bandwidths[-1]),
+      'fitted_on': len(kde_data), 'generated': options.num_generated}
