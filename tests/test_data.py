@@ -1,7 +1,13 @@
-"""IDX loader: round trip on files written here, every corrupt-file case, source order."""
+"""IDX loader: round trip on files written here, every corrupt-file case, source order,
+download checksums (offline, urlopen faked)."""
 
 import gzip
+import hashlib
+import importlib.util
+import io
 import pathlib
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -108,3 +114,138 @@ def test_real_mnist_label_counts(mnist_dir, tmp_path):
   assert images.shape == (10000, 28, 28)
   np.testing.assert_array_equal(np.bincount(labels),
                                 [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+
+
+# Downloads: checked against DOWNLOAD_CHECKSUMS, without the internet (urlopen is faked).
+
+def _serve(monkeypatch, files):
+  """Replaces urlopen by one serving `files` (URL -> bytes); other URLs fail as offline.
+
+  Returns the list of URLs asked for.
+  """
+  asked = []
+
+  def urlopen(url, timeout=None):
+    del timeout
+    asked.append(url)
+    if url not in files:
+      raise urllib.error.URLError('offline (test)')
+    return io.BytesIO(files[url])
+
+  monkeypatch.setattr(urllib.request, 'urlopen', urlopen)
+  return asked
+
+
+@pytest.fixture
+def canonical_mnist(mnist_dir, monkeypatch):
+  """{filename: bytes} of the four MNIST gz files, with the table made to record them.
+
+  The copy in ../shared/data/mnist holds the same data as the canonical files but under a
+  different gzip header (no file name, zero time stamp), so its bytes are recorded here in
+  place of the upstream ones; the table itself is checked against TFDS separately.
+  """
+  files = {name: (mnist_dir / name).read_bytes() for name in data.DOWNLOAD_CHECKSUMS['mnist']}
+  monkeypatch.setitem(data.DOWNLOAD_CHECKSUMS, 'mnist', {
+      name: (len(raw), hashlib.sha256(raw).hexdigest()) for name, raw in files.items()})
+  return files
+
+
+def _urls(files):
+  return {data.DOWNLOAD_URLS['mnist'] + name: raw for name, raw in files.items()}
+
+
+def test_checksums_match_tensorflow_datasets():
+  spec = importlib.util.find_spec('tensorflow_datasets')
+  folder = pathlib.Path(spec.submodule_search_locations[0]) / 'url_checksums'
+  for name in data.DATASETS:
+    recorded = {}
+    for line in (folder / f'{name}.txt').read_text().splitlines():
+      url, size, sha256 = line.split('\t')[:3]
+      recorded[url] = (int(size), sha256)
+    ours = {data.DOWNLOAD_URLS[name] + f: v for f, v in data.DOWNLOAD_CHECKSUMS[name].items()}
+    assert ours == recorded
+    assert sorted(data.DOWNLOAD_CHECKSUMS[name]) == sorted(
+        s + '.gz' for stems in data.SPLIT_FILES.values() for s in stems)
+
+
+def test_download_with_matching_checksums_is_used(canonical_mnist, tmp_path, monkeypatch):
+  asked = _serve(monkeypatch, _urls(canonical_mnist))
+  source = data.find_source('mnist', cache_dir=tmp_path)
+  assert source == tmp_path / 'downloads' / 'mnist'
+  assert sorted(p.name for p in source.iterdir()) == sorted(canonical_mnist)  # no .part left
+  assert len(asked) == 4
+  for name, raw in canonical_mnist.items():
+    assert (source / name).read_bytes() == raw
+  images, labels = data.read_split(source, 'test')
+  assert images.shape == (10000, 28, 28) and np.bincount(labels)[0] == 980
+  # The next run reads the cache (checked again) without asking the network.
+  assert data.find_source('mnist', cache_dir=tmp_path, allow_download=False) == source
+  assert len(asked) == 4
+
+
+@pytest.mark.parametrize('damage', ['flipped_byte', 'truncated', 'empty'])
+def test_corrupt_download_is_deleted_and_named(canonical_mnist, tmp_path, monkeypatch, damage):
+  bad_name = 't10k-images-idx3-ubyte.gz'
+  good = canonical_mnist[bad_name]
+  bad = {'flipped_byte': good[:1000] + bytes([good[1000] ^ 1]) + good[1001:],
+         'truncated': good[:-5000], 'empty': b''}[damage]
+  _serve(monkeypatch, _urls({**canonical_mnist, bad_name: bad}))
+  with pytest.raises(data.DataError) as error:
+    data.find_source('mnist', cache_dir=tmp_path)
+  message = str(error.value)
+  assert bad_name in message and 'checksum mismatch' in message
+  assert data.DOWNLOAD_CHECKSUMS['mnist'][bad_name][1] in message  # expected
+  assert hashlib.sha256(bad).hexdigest() in message  # got
+  assert 'deleted' in message and 'Re-run online' in message and '--data_dir' in message
+  folder = tmp_path / 'downloads' / 'mnist'
+  assert not any(p.name.startswith(bad_name) for p in folder.iterdir())  # no file, no .part
+  assert not list(folder.glob('*.part'))
+
+
+def test_corrupt_file_in_download_cache_is_deleted(canonical_mnist, tmp_path, monkeypatch):
+  folder = tmp_path / 'downloads' / 'mnist'
+  folder.mkdir(parents=True)
+  for name, raw in canonical_mnist.items():
+    (folder / name).write_bytes(raw)
+  bad_name = 'train-labels-idx1-ubyte.gz'
+  (folder / bad_name).write_bytes(canonical_mnist[bad_name][:1000])  # an interrupted copy
+  asked = _serve(monkeypatch, _urls(canonical_mnist))
+  with pytest.raises(data.DataError, match='checksum mismatch') as error:
+    data.find_source('mnist', cache_dir=tmp_path)  # online too: no silent use, no silent fix
+  assert str(folder / bad_name) in str(error.value) and 'deleted' in str(error.value)
+  assert not (folder / bad_name).exists() and not asked
+  assert sorted(p.name for p in folder.iterdir()) == sorted(set(canonical_mnist) - {bad_name})
+  # Following the advice (run again online) fetches just that file afresh.
+  assert data.find_source('mnist', cache_dir=tmp_path) == folder
+  assert asked == [data.DOWNLOAD_URLS['mnist'] + bad_name]
+  assert (folder / bad_name).read_bytes() == canonical_mnist[bad_name]
+
+
+def test_cached_file_is_checked_even_offline(canonical_mnist, tmp_path):
+  folder = tmp_path / 'downloads' / 'mnist'
+  folder.mkdir(parents=True)
+  for name, raw in canonical_mnist.items():
+    (folder / name).write_bytes(raw)
+  (folder / 't10k-labels-idx1-ubyte.gz').write_bytes(b'not the labels')
+  with pytest.raises(data.DataError, match='t10k-labels-idx1-ubyte.gz: checksum mismatch'):
+    data.find_source('mnist', cache_dir=tmp_path, allow_download=False)
+  assert not (folder / 't10k-labels-idx1-ubyte.gz').exists()
+
+
+def test_failed_transfer_leaves_no_part_file(tmp_path, monkeypatch):
+  class Broken(io.BytesIO):
+    def read(self, *args):
+      raise ConnectionResetError('reset (test)')
+
+  monkeypatch.setattr(urllib.request, 'urlopen', lambda url, timeout=None: Broken())
+  monkeypatch.setitem(data.DEBIAN_DIRS, 'fashion_mnist', str(tmp_path / 'nothing'))
+  with pytest.raises(data.DataError, match='no internet'):
+    data.find_source('fashion_mnist', cache_dir=tmp_path)
+  assert not list((tmp_path / 'downloads' / 'fashion_mnist').iterdir())
+
+
+def test_data_dir_files_are_not_held_to_the_checksums(tmp_path, monkeypatch):
+  _write_dataset(tmp_path / 'mine')  # valid IDX files, but not the canonical bytes
+  _serve(monkeypatch, {})
+  assert data.find_source('mnist', data_dir=tmp_path / 'mine', cache_dir=tmp_path) == (
+      tmp_path / 'mine')

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import pathlib
 import signal
 import subprocess
@@ -63,8 +64,13 @@ def parsed_flags():
     yield flags.FLAGS
 
 
+AAE_FLAGFILE = ROOT / 'experiments' / 'flags' / 'mnist_aae.flags'
+CATVAE_FLAGFILE = ROOT / 'experiments' / 'flags' / 'mnist_catvae.flags'
+
+
 @pytest.mark.parametrize('argv,flag', [
     (['--latent_dim=21'], '--latent_dim'),
+    (['--latent_dim=30', '--delta=4'], '--latent_dim'),
     (['--num_categories=1'], '--num_categories'),
     (['--beta_info=-1'], '--beta_info'),
     (['--beta_cont=nan'], '--beta_cont'),
@@ -74,10 +80,16 @@ def parsed_flags():
     (['--workdir={a_file}/sub'], '--workdir'),
     (['--num_epochs=0'], '--num_epochs'),
     (['--delta=0'], '--delta'),
-    (['--model=aae'], '--num_categories'),
-    (['--model=aae', '--num_categories=1', '--delta=20', '--network=gru'], '--model=aae'),
-    (['--model=aae', '--num_categories=1', '--delta=20', '--adversarial_weight=-1'],
-     '--adversarial_weight'),
+    (['--model=gan'], '--model=gan'),
+    # A setting the model does not read is refused, naming it (it would be ignored).
+    (['--model=catvae', '--beta_info=100'], '--beta_info=100.0: --model=catvae does not'),
+    (['--flagfile={catvae}', '--num_info_samples=5'], '--num_info_samples'),
+    (['--flagfile={aae}', '--beta_cont=1'], '--beta_cont=1.0: --model=aae does not use'),
+    (['--flagfile={aae}', '--learned_prior'], '--learned_prior'),
+    (['--flagfile={aae}', '--num_categories=10'], '--num_categories'),
+    (['--flagfile={aae}', '--network=gru'], '--network=gru: --model=aae supports only'),
+    (['--flagfile={aae}', '--adversarial_weight=-1'], '--adversarial_weight'),
+    (['--adversarial_weight=5'], '--adversarial_weight=5.0: --model=infocatvae does not'),
     (['--observation_scale=0.1'], '--observation_scale'),  # the MLP is Bernoulli
     (['--network=gru', '--observation_scale=-0.1'], '--observation_scale'),
     (['--network=gru', '--observation_scale=inf'], '--observation_scale'),
@@ -87,10 +99,29 @@ def test_bad_flags_name_the_flag(parsed_flags, tmp_path, argv, flag):
   from experiments import common
   a_file = tmp_path / 'a_file'
   a_file.write_text('')
-  argv = [arg.format(a_file=a_file) for arg in argv]
-  parsed_flags(['prog', f'--flagfile={FLAGFILE}', f'--workdir={tmp_path}/w'] + argv)
-  with pytest.raises(app.UsageError, match=flag):
+  argv = [arg.format(a_file=a_file, aae=AAE_FLAGFILE, catvae=CATVAE_FLAGFILE) for arg in argv]
+  if not any(arg.startswith('--flagfile') for arg in argv):
+    argv = [f'--flagfile={FLAGFILE}'] + argv
+  parsed_flags(['prog', f'--workdir={tmp_path}/w'] + argv)
+  with pytest.raises(app.UsageError, match=re.escape(flag)):
     common.config_from_flags('mnist')
+
+
+@pytest.mark.parametrize('flagfile', sorted((ROOT / 'experiments' / 'flags').glob('*.flags')))
+def test_every_flagfile_builds_a_config(parsed_flags, tmp_path, flagfile):
+  from experiments import common
+  parsed_flags(['prog', f'--flagfile={flagfile}', f'--workdir={tmp_path}/w'])
+  config = common.config_from_flags('mnist')
+  assert config.build_objective() is not None
+
+
+def test_unused_setting_at_its_off_value_is_accepted(parsed_flags, tmp_path):
+  from experiments import common
+  parsed_flags(['prog', f'--flagfile={ROOT}/experiments/flags/mnist_catvae.flags',
+                f'--workdir={tmp_path}/w'])
+  config = common.config_from_flags('mnist')  # the flagfile says --beta_info=0
+  assert config.build_objective().beta_info == 0.0
+  assert 'beta_info' not in config.to_dict()
 
 
 @pytest.mark.parametrize('argv,flag', [
@@ -389,16 +420,20 @@ def test_gru_smoke_on_real_mnist_lowers_the_loss_and_writes_everything(tmp_path,
 
 
 def test_workdir_from_before_a_new_setting_still_resumes_and_evaluates(tmp_path):
-  # A run written before a config field existed (here: network, compute_dtype,
-  # adversarial_weight and observation_scale) resumes and evaluates, the missing fields taking their defaults.
+  # A config.json as icvae 0.1 wrote it: every setting for every model (a CatVAE with the
+  # unused beta_info = 100, num_info_samples and adversarial_weight), and from before
+  # network, compute_dtype and observation_scale existed. It resumes and evaluates: the
+  # settings the model does not read are dropped, the missing ones take their defaults.
   dataset = _tiny_dataset()
   workdir = tmp_path / 'old'
-  loop.train_and_evaluate(_tiny_config(workdir, num_epochs=1), dataset)
+  loop.train_and_evaluate(_tiny_config(workdir, model='catvae', num_epochs=1), dataset)
   config_path = workdir / 'config.json'
   saved = json.loads(config_path.read_text())
-  for key in ('network', 'compute_dtype', 'adversarial_weight', 'observation_scale'):
+  saved.update(beta_info=100.0, num_info_samples=0, adversarial_weight=10.0)
+  for key in ('network', 'compute_dtype', 'observation_scale', 'latent_dim'):
     del saved[key]
   config_path.write_text(json.dumps(saved))
-  loop.train_and_evaluate(_tiny_config(workdir, num_epochs=2), dataset)
+  loop.train_and_evaluate(_tiny_config(workdir, model='catvae', num_epochs=2), dataset)
   loaded = checkpoints.load_model(workdir)
   assert loaded.epoch == 2 and loaded.config.network == 'mlp'
+  assert loaded.objective.beta_info == 0.0
