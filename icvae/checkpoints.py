@@ -11,6 +11,7 @@ import pathlib
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -71,13 +72,42 @@ def restore_checked(checkpoint_manager, epoch, abstract_state, config, where):
   try:
     state, meta = restore(checkpoint_manager, epoch, abstract_state)
   except Exception as e:  # orbax raises several types for a structure or shape mismatch
-    raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} does not fit the model '
-                          f'of these settings ({e}). Use another --workdir.') from e
+    try:
+      state, meta = _restore_single_optimizer(checkpoint_manager, epoch, abstract_state, config)
+    except Exception:  # not that layout either: report the first error
+      raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} does not fit the model '
+                            f'of these settings ({e}). Use another --workdir.') from e
   diff = config_lib.differences(meta['config'], config, config_lib.resumable_settings())
   if diff:
     raise CheckpointError(f'{where}: the checkpoint was made with other settings: {diff}. '
                           'Use another --workdir.')
   return state, meta
+
+
+def _restore_single_optimizer(checkpoint_manager, epoch, abstract_state, config):
+  """A checkpoint from icvae 0.1, where every model had one Adam, for a model whose
+  objective now has one Adam per parameter group (the AAE).
+
+  Adam is elementwise and both groups counted the same steps, so each group's count and
+  its parameters' moments are taken from the single optimiser's state: training goes on
+  exactly as it would have.
+  """
+  import optax
+  if not config.build_objective().parameter_groups():
+    raise ValueError('no parameter groups: not a single-optimiser checkpoint to convert')
+  params = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), abstract_state.params)
+  single = abstract(optax.adam(config.learning_rate).init(params))
+  old, meta = restore(checkpoint_manager, epoch, abstract_state._replace(opt_state=single))
+  by_path = {jax.tree_util.keystr(path): leaf
+             for path, leaf in jax.tree_util.tree_flatten_with_path(old.opt_state)[0]}
+
+  def convert(path, _):
+    names = jax.tree_util.keystr(path)
+    suffix = names[names.index('.inner_state[') + len('.inner_state'):]  # [0].mu['code']
+    return jnp.array(by_path[suffix], copy=True)  # the groups' counts: two buffers
+
+  opt_state = jax.tree_util.tree_map_with_path(convert, abstract_state.opt_state)
+  return old._replace(opt_state=opt_state), meta
 
 
 def restore_parameters(directory, abstract_state, config):

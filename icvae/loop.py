@@ -12,7 +12,6 @@ tqdm bar with the log lines above it, and handles Ctrl-C: the epoch in flight is
 the last finished epoch is saved, and `Stopped` is raised within about a second.
 """
 
-import contextlib
 import json
 import logging
 import math

@@ -135,14 +135,16 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
         keys['test']))
     report['test'] = {k: float(v) for k, v in test_metrics.items()}
     if 'clustering' in sections:
-      cluster = jax.jit(lambda x: jnp.argmax(objective.cluster_logits(model, x), axis=-1))
-      train_clusters = np.concatenate([np.asarray(cluster(train_images[i:i + 5000]))
-                                       for i in range(0, len(train_images), 5000)])
+      cluster_logits = jax.jit(lambda x: objective.cluster_logits(model, x))
+      num_clusters = cluster_logits(train_images[:1]).shape[-1]
+      train_clusters = np.concatenate([
+          np.asarray(jnp.argmax(cluster_logits(train_images[i:i + 5000]), axis=-1))
+          for i in range(0, len(train_images), 5000)])
       report['clustering'] = {
           'train': metrics_lib.clustering_report(train_clusters, dataset.train_labels,
-                                                 config.num_categories),
+                                                 num_clusters),
           'test': metrics_lib.clustering_report(np.asarray(test_clusters),
-                                                dataset.test_labels, config.num_categories)}
+                                                dataset.test_labels, num_clusters)}
 
   stages.run('test_terms_and_clustering', test_terms_and_clustering)
   if 'information' in sections:

@@ -93,3 +93,37 @@ def test_the_two_players_have_their_own_optimisers():
   for name, update in updates.items():
     moved = any(float(jnp.abs(u).max()) > 0 for u in jax.tree.leaves(update))
     assert moved == (name in aae.DISCRIMINATOR_LAYERS), name
+
+
+def test_a_checkpoint_from_the_single_optimiser_layout_resumes_exactly(tmp_path):
+  """icvae 0.1 trained the AAE with one Adam over all parameters. Its checkpoints restore
+  into the per-player optimisers, and the next step is the step one Adam would have taken
+  (Adam is elementwise)."""
+  import optax
+  from icvae import checkpoints
+  config = icvae.RunConfig(model='aae', num_categories=1, delta=4, hidden_features=8,
+                           learning_rate=1e-2, workdir=str(tmp_path))
+  objective = config.build_objective()
+  single = optax.adam(config.learning_rate)
+  graphdef, old_state = icvae.create_train_state(config.build_networks(), single)
+  old_step = icvae.make_train_step(graphdef, single, objective)
+  x = jax.random.uniform(jax.random.key(0), (32, 784))
+  key = jax.random.key(1)
+  for _ in range(3):
+    old_state, _ = old_step(old_state, x, key)
+  manager = checkpoints.manager(tmp_path / 'checkpoints')
+  checkpoints.save(manager, 1, old_state, config, key, force=True)
+  manager.wait_until_finished()
+  _, new_state, optimizer = checkpoints.new_state(config)
+  state, _ = checkpoints.restore_checked(manager, 1, checkpoints.abstract(new_state), config,
+                                         tmp_path)
+  manager.close()
+  inner = state.opt_state.inner_states
+  np.testing.assert_array_equal(inner['discriminator'].inner_state[0].mu['disc_out']['kernel'],
+                                old_state.opt_state[0].mu['disc_out']['kernel'])
+  assert int(inner['autoencoder'].inner_state[0].count) == 3
+  new_step = icvae.make_train_step(graphdef, optimizer, objective)
+  expected, _ = old_step(old_state, x, key)
+  resumed, _ = new_step(state, x, key)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+               resumed.params, expected.params)

@@ -163,3 +163,25 @@ def test_learns_on_real_mnist(mnist_arrays):
   print(f'test loss {float(before["loss"]):.1f} -> {float(after["loss"]):.1f}, '
         f'elbo {float(after["elbo"]):.1f}, clustering accuracy {accuracy:.3f}')
   assert accuracy > 0.33  # chance is about 0.11; 0.42-0.49 seen at 300 steps
+
+
+def test_epoch_compiles_once_and_makes_no_hidden_host_transfers():
+  """With every input on the devices, two epochs run under jax_transfer_guard='disallow'
+  (an implicit host<->device copy inside would raise), and the second reuses the first's
+  compilation."""
+  from icvae import train
+  graphdef, state, optimizer, objective = _setup()
+  mesh = train.data_mesh(jax.devices()[:2])
+  epoch = train.make_train_epoch(graphdef, optimizer, objective, 16, mesh)
+  state = train.replicate(state, mesh)
+  images = train.replicate(jnp.asarray(_batches(4).reshape(-1, 64)), mesh)
+  key = train.replicate(jax.random.key(0), mesh)
+  indices = [train.replicate(np.int32(e), mesh) for e in (1, 2)]
+  with jax.transfer_guard('disallow'):
+    for index in indices:
+      state, metrics = epoch(state, images, key, index)
+  assert epoch._cache_size() == 1
+  assert np.isfinite(float(jax.device_get(metrics['loss'])))
+  # The guard does catch a hidden copy: host data passed in is refused.
+  with jax.transfer_guard('disallow'), pytest.raises(Exception, match='[Dd]isallowed'):
+    epoch(state, np.asarray(images), key, indices[0])

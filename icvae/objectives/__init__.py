@@ -137,8 +137,10 @@ def get(name):
   """The registered `ModelFamily` called `name`; ValueError listing the known ones."""
   load_plugins()
   if name not in _FAMILIES:
-    raise settings_lib.SettingError(f'--model={name}: unknown model; registered models are '
-                                    f'{", ".join(sorted(_FAMILIES))}.')
+    raise settings_lib.SettingError(
+        f'--model={name}: unknown model; registered models are '
+        f'{", ".join(sorted(_FAMILIES))}. A plug-in registers itself when its module is '
+        f'imported, or when it is listed under the {ENTRY_POINT_GROUP!r} entry points.')
   return _FAMILIES[name]
 
 

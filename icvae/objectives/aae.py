@@ -22,6 +22,7 @@ game dominates and the reconstruction stays near -217 nats.
 """
 
 import dataclasses
+import math
 from typing import Any
 
 import jax
@@ -54,8 +55,8 @@ class AdversarialAutoencoder(objectives.Objective):
 
   def __post_init__(self):
     value = self.adversarial_weight
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
-        or value == float('inf'):
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+        or not math.isfinite(value) or value < 0):
       raise settings_lib.SettingError(f'adversarial_weight must be a finite number >= 0, '
                                       f'got {value!r}.')
     object.__setattr__(self, 'likelihood', likelihoods.get(self.likelihood))
