@@ -32,12 +32,15 @@ source files, so different sources never mix.
 import gzip
 import hashlib
 import http.client
+import logging
 import os
 import pathlib
 import urllib.request
 from typing import NamedTuple
 
 import numpy as np
+
+log = logging.getLogger('icvae')
 
 SPLIT_FILES = {
     'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
@@ -95,6 +98,11 @@ class Dataset(NamedTuple):
   train_labels: np.ndarray
   test_images: np.ndarray
   test_labels: np.ndarray
+
+  @property
+  def num_classes(self):
+    """The number of classes: one more than the largest label of either split."""
+    return int(max(self.train_labels.max(initial=0), self.test_labels.max(initial=0))) + 1
 
 
 def default_cache_dir():
@@ -346,7 +354,15 @@ def load(name, data_dir=None, cache_dir=None, allow_download=True):
   prepared = (pathlib.Path(cache_dir or default_cache_dir()) / 'tfds-v2' / name
               / _fingerprint(source))
   builder = _BUILDER(source_dir=source, data_dir=str(prepared), file_format='array_record')
-  builder.download_and_prepare()
+  if not builder.is_prepared():
+    log.info('preparing %s from %s into %s (once, about 5 s)', name, source, prepared)
+  from tensorflow_datasets.core.utils import tqdm_utils
+  shown = getattr(tqdm_utils, '_active', True)  # TFDS keeps no public getter
+  tqdm_utils.display_progress_bar(False)  # TFDS's bars would bury our one log line
+  try:
+    builder.download_and_prepare()
+  finally:
+    tqdm_utils.display_progress_bar(shown)
   sources = builder.as_data_source()
 
   def arrays(split):

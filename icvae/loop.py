@@ -300,8 +300,7 @@ def _test_scalars(evaluate, state, test_images, dataset, config, key):
   test_metrics, clusters = jax.device_get(evaluate(state, test_images, key))
   scalars = {f'test/{k}': float(v) for k, v in test_metrics.items()}
   if clusters is not None:
-    num_classes = int(max(dataset.train_labels.max(), dataset.test_labels.max())) + 1
     num_clusters = config.get('num_categories') or int(clusters.max()) + 1
     scalars['test/clustering_accuracy'] = metrics_lib.clustering_accuracy(
-        clusters, dataset.test_labels, num_clusters, num_classes)
+        clusters, dataset.test_labels, num_clusters, dataset.num_classes)
   return scalars

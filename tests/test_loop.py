@@ -119,6 +119,7 @@ def test_resume_after_a_kill_leaves_one_tensorboard_point_per_step(tmp_path):
 # --- Ctrl-C ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_saves_the_last_finished_epoch_and_the_rerun_resumes(tmp_path, mnist_dir):
   env = dict(os.environ, ICVAE_CACHE_DIR=str(tmp_path / 'cache'))
   workdir = tmp_path / 'run'
@@ -217,6 +218,7 @@ objectives.register(objectives.ModelFamily(
 '''
 
 
+@pytest.mark.slow
 def test_a_plugin_from_another_package_trains_and_evaluates_through_the_binaries(
     tmp_path, mnist_dir):
   site = tmp_path / 'site'
