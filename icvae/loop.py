@@ -223,7 +223,11 @@ def _train_locked(config, dataset, mesh, workdir):
   if start_epoch:
     state, _ = checkpoints.restore_checked(manager, start_epoch, checkpoints.abstract(state),
                                            config, workdir)
-    log.info('resuming %s from epoch %d of %d', workdir, start_epoch, config.num_epochs)
+    if start_epoch >= config.num_epochs:
+      log.info('%s is trained to epoch %d already (--num_epochs=%d): nothing to train',
+               workdir, start_epoch, config.num_epochs)
+    else:
+      log.info('resuming %s from epoch %d of %d', workdir, start_epoch, config.num_epochs)
   elif config.restore_from:
     state = checkpoints.restore_parameters(config.restore_from, checkpoints.abstract(state),
                                            config)
