@@ -22,7 +22,7 @@ for round in $(seq "$rounds"); do
   for side in old new; do
     dir=$new_dir; [[ $side == old ]] && dir=$work/old
     echo "== epoch_throughput, $side ($(cd "$dir" && git rev-parse --short HEAD)), round $round"
-    (cd "$dir" && "$python" -m benchmarks.epoch_throughput --data_dir="$data_dir" | grep '^|')
+    (cd "$dir" && "$python" -m benchmarks.epoch_throughput --data_dir="$data_dir" 2>&1 | grep '^|')
   done
 done
 for round in $(seq "$rounds"); do
