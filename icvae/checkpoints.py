@@ -28,7 +28,10 @@ def manager(directory, save_every=1):
   import orbax.checkpoint as ocp
   options = ocp.CheckpointManagerOptions(max_to_keep=3, save_interval_steps=save_every,
                                          create=True)
-  return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
+  # Handlers named up front, so a new manager can read a checkpoint's metadata.
+  handlers = {'state': ocp.StandardCheckpointHandler(), 'meta': ocp.JsonCheckpointHandler()}
+  return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
+                               item_handlers=handlers)
 
 
 def save(checkpoint_manager, epoch, state, config, key, force=False):
@@ -53,8 +56,42 @@ def abstract(state):
   return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), state)
 
 
+def _array_layout(tree):
+  """{'opt_state/0/mu/code/bias': (shape, dtype)} of the arrays of a pytree or of Orbax's
+  metadata tree, so the two compare without reading any array."""
+  def name(key):
+    for attribute in ('key', 'name', 'idx'):
+      if hasattr(key, attribute):
+        return str(getattr(key, attribute))
+    return str(key)
+  return {'/'.join(name(k) for k in path): (tuple(leaf.shape), str(leaf.dtype))
+          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def _layout_difference(saved, wanted):
+  """A short description of how two `_array_layout`s differ (None when equal)."""
+  if saved == wanted:
+    return None
+  missing = sorted(set(wanted) - set(saved))
+  extra = sorted(set(saved) - set(wanted))
+  other = sorted(k for k in set(saved) & set(wanted) if saved[k] != wanted[k])
+  parts = []
+  if other:
+    parts.append('shapes differ: ' + ', '.join(f'{k} {saved[k][0]} saved, {wanted[k][0]} here'
+                                               for k in other[:3]))
+  if missing:
+    parts.append(f'{len(missing)} arrays missing (e.g. {missing[0]})')
+  if extra:
+    parts.append(f'{len(extra)} arrays this model does not have (e.g. {extra[0]})')
+  return '; '.join(parts)
+
+
 def restore_checked(checkpoint_manager, epoch, abstract_state, config, where):
   """Restores checkpoint `epoch` and checks it was made with `config`'s settings.
+
+  The arrays' shapes are compared with the model's from the checkpoint's metadata before
+  anything is read, so a checkpoint of another model is refused with the arrays that
+  differ.
 
   Args:
     checkpoint_manager: the `CheckpointManager` of a training workdir.
@@ -70,18 +107,47 @@ def restore_checked(checkpoint_manager, epoch, abstract_state, config, where):
     CheckpointError: the arrays do not fit the model, or the saved settings differ.
   """
   try:
-    state, meta = restore(checkpoint_manager, epoch, abstract_state)
-  except Exception as e:  # orbax raises several types for a structure or shape mismatch
-    try:
-      state, meta = _restore_single_optimizer(checkpoint_manager, epoch, abstract_state, config)
-    except Exception:  # not that layout either: report the first error
-      raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} does not fit the model '
-                            f'of these settings ({e}). Use another --workdir.') from e
+    saved = _array_layout(checkpoint_manager.item_metadata(epoch)['state'])
+  except Exception as e:  # orbax raises several types for an unreadable checkpoint
+    raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} cannot be read ({e}). '
+                          'Use another --workdir, or delete that checkpoint folder to resume '
+                          'from the one before.') from e
+  problem = _layout_difference(saved, _array_layout(abstract_state))
+  single = _single_optimizer_layout(abstract_state, config) if problem else None
+  if problem and saved != single:
+    raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} does not fit the model '
+                          f'of these settings ({problem}). Use another --workdir.')
+  try:
+    if problem:
+      state, meta = _restore_single_optimizer(checkpoint_manager, epoch, abstract_state,
+                                              config)
+    else:
+      state, meta = restore(checkpoint_manager, epoch, abstract_state)
+  except Exception as e:  # orbax raises several types for a corrupt checkpoint
+    raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} cannot be read ({e}). '
+                          'Use another --workdir, or delete that checkpoint folder to resume '
+                          'from the one before.') from e
   diff = config_lib.differences(meta['config'], config, config_lib.resumable_settings())
   if diff:
     raise CheckpointError(f'{where}: the checkpoint was made with other settings: {diff}. '
                           'Use another --workdir.')
   return state, meta
+
+
+def _single_optimizer_abstract(abstract_state, config):
+  """`abstract_state` with the one-Adam optimiser state of icvae 0.1, or None when the
+  model has a single parameter group anyway."""
+  import optax
+  if not config.build_objective().parameter_groups():
+    return None
+  params = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), abstract_state.params)
+  return abstract_state._replace(
+      opt_state=abstract(optax.adam(config.learning_rate).init(params)))
+
+
+def _single_optimizer_layout(abstract_state, config):
+  single = _single_optimizer_abstract(abstract_state, config)
+  return None if single is None else _array_layout(single)
 
 
 def _restore_single_optimizer(checkpoint_manager, epoch, abstract_state, config):
@@ -92,12 +158,8 @@ def _restore_single_optimizer(checkpoint_manager, epoch, abstract_state, config)
   its parameters' moments are taken from the single optimiser's state: training goes on
   exactly as it would have.
   """
-  import optax
-  if not config.build_objective().parameter_groups():
-    raise ValueError('no parameter groups: not a single-optimiser checkpoint to convert')
-  params = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), abstract_state.params)
-  single = abstract(optax.adam(config.learning_rate).init(params))
-  old, meta = restore(checkpoint_manager, epoch, abstract_state._replace(opt_state=single))
+  old, meta = restore(checkpoint_manager, epoch,
+                      _single_optimizer_abstract(abstract_state, config))
   by_path = {jax.tree_util.keystr(path): leaf
              for path, leaf in jax.tree_util.tree_flatten_with_path(old.opt_state)[0]}
 
@@ -120,12 +182,18 @@ def restore_parameters(directory, abstract_state, config):
   """
   source = manager(directory)
   try:
-    if source.latest_step() is None:
+    epoch = source.latest_step()
+    if epoch is None:
       raise CheckpointError(f'--restore_from={directory}: no checkpoint there.')
-    try:
-      restored, meta = restore(source, source.latest_step(), abstract_state)
-    except Exception as e:  # orbax raises several types for a structure or shape mismatch
+    problem = _layout_difference(_array_layout(source.item_metadata(epoch)['state']),
+                                 _array_layout(abstract_state))
+    if problem:
       raise CheckpointError(f'--restore_from={directory}: checkpoint does not fit this model '
+                            f'({problem}).')
+    try:
+      restored, meta = restore(source, epoch, abstract_state)
+    except Exception as e:  # orbax raises several types for a corrupt checkpoint
+      raise CheckpointError(f'--restore_from={directory}: checkpoint cannot be read '
                             f'({e}).') from e
   finally:
     source.close()
