@@ -18,6 +18,7 @@ import pytest
 from absl import flags
 from absl.testing import flagsaver
 
+import fakes
 import icvae
 from icvae import checkpoints
 from icvae import data
@@ -29,19 +30,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 FLAGFILE = ROOT / 'experiments' / 'flags' / 'mnist_smoke.flags'
 
 
-def _tiny_dataset(n_train=256, n_test=100, seed=0):
-  rng = np.random.default_rng(seed)
-  return data.Dataset(rng.uniform(size=(n_train, 28, 28)).astype(np.float32),
-                      rng.integers(0, 10, n_train).astype(np.int32),
-                      rng.uniform(size=(n_test, 28, 28)).astype(np.float32),
-                      rng.integers(0, 10, n_test).astype(np.int32))
-
-
-def _tiny_config(workdir, **overrides):
-  values = dict(hidden_features=16, num_epochs=2, batch_size=64, learning_rate=1e-3,
-                checkpoint_every=1, eval_batch_size=50, workdir=str(workdir), progress=False)
-  values.update(overrides)
-  return icvae.RunConfig(**values)
 
 
 def _params_of_checkpoint(directory, epoch):
@@ -181,12 +169,12 @@ def test_binary_exits_nonzero_and_writes_nothing(tmp_path, argv, message):
 
 
 def test_foreign_workdir_is_refused(tmp_path):
-  dataset = _tiny_dataset()
-  loop.train_and_evaluate(_tiny_config(tmp_path, num_epochs=1), dataset)
+  dataset = fakes.tiny_dataset()
+  loop.train_and_evaluate(fakes.tiny_config(tmp_path, num_epochs=1), dataset)
   with pytest.raises(loop.ExperimentError, match='delta'):
-    loop.train_and_evaluate(_tiny_config(tmp_path, delta=3), dataset)
+    loop.train_and_evaluate(fakes.tiny_config(tmp_path, delta=3), dataset)
   # Extending the run is allowed and resumes.
-  loop.train_and_evaluate(_tiny_config(tmp_path, num_epochs=2), dataset)
+  loop.train_and_evaluate(fakes.tiny_config(tmp_path, num_epochs=2), dataset)
   records = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
   assert [r['epoch'] for r in records] == [1, 2]
   assert {'train/loss', 'test/elbo', 'test/clustering_accuracy'} <= set(records[-1])
@@ -195,11 +183,11 @@ def test_foreign_workdir_is_refused(tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
-  good = _tiny_dataset()
-  loop.train_and_evaluate(_tiny_config(tmp_path, num_epochs=2), good)
+  good = fakes.tiny_dataset()
+  loop.train_and_evaluate(fakes.tiny_config(tmp_path, num_epochs=2), good)
   bad = good._replace(train_images=np.full_like(good.train_images, np.nan))
   with pytest.raises(loop.ExperimentError, match='epoch 3'):
-    loop.train_and_evaluate(_tiny_config(tmp_path, num_epochs=3), bad)
+    loop.train_and_evaluate(fakes.tiny_config(tmp_path, num_epochs=3), bad)
   assert sorted(int(p.name) for p in (tmp_path / 'checkpoints').iterdir()
                 if p.name.isdigit()) == [1, 2]
   params = _params_of_checkpoint(tmp_path / 'checkpoints', 2)
@@ -208,8 +196,8 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 @pytest.mark.parametrize('network', ['mlp', 'gru'])
 def test_resume_is_bit_identical_to_uninterrupted(tmp_path, network):
-  dataset = _tiny_dataset()
-  config = lambda workdir, epochs: _tiny_config(workdir, num_epochs=epochs, network=network)
+  dataset = fakes.tiny_dataset()
+  config = lambda workdir, epochs: fakes.tiny_config(workdir, num_epochs=epochs, network=network)
   loop.train_and_evaluate(config(tmp_path / 'a', 3), dataset)
   loop.train_and_evaluate(config(tmp_path / 'b', 1), dataset)
   loop.train_and_evaluate(config(tmp_path / 'b', 3), dataset)
@@ -219,15 +207,15 @@ def test_resume_is_bit_identical_to_uninterrupted(tmp_path, network):
 
 
 def test_restore_from_checks_the_architecture(tmp_path):
-  dataset = _tiny_dataset()
-  loop.train_and_evaluate(_tiny_config(tmp_path / 'a', num_epochs=1), dataset)
+  dataset = fakes.tiny_dataset()
+  loop.train_and_evaluate(fakes.tiny_config(tmp_path / 'a', num_epochs=1), dataset)
   state = loop.train_and_evaluate(
-      _tiny_config(tmp_path / 'b', num_epochs=1, learning_rate=1e-4,
+      fakes.tiny_config(tmp_path / 'b', num_epochs=1, learning_rate=1e-4,
                    restore_from=str(tmp_path / 'a' / 'checkpoints')), dataset)
   assert int(state.step) == 4  # restarted from step 0
   with pytest.raises(checkpoints.CheckpointError, match='restore_from'):
     loop.train_and_evaluate(
-        _tiny_config(tmp_path / 'c', num_epochs=1, hidden_features=32,
+        fakes.tiny_config(tmp_path / 'c', num_epochs=1, hidden_features=32,
                      restore_from=str(tmp_path / 'a' / 'checkpoints')), dataset)
 
 
@@ -308,9 +296,9 @@ def _finite_leaves(tree, path=''):
 
 
 def test_evaluate_writes_every_figure_and_a_finite_report(tmp_path):
-  dataset = _tiny_dataset(n_train=300, n_test=100)
+  dataset = fakes.tiny_dataset(n_train=300, n_test=100)
   workdir = tmp_path / 'run'
-  loop.train_and_evaluate(_tiny_config(workdir), dataset=dataset)
+  loop.train_and_evaluate(fakes.tiny_config(workdir), dataset=dataset)
   options = report_lib.EvalOptions(iwae_samples=20, num_generated=300, kde_folds=3)
   report = report_lib.evaluate_run(workdir, dataset=dataset, options=options)
   saved = json.loads((workdir / 'eval' / 'report.json').read_text())
@@ -364,9 +352,9 @@ def test_evaluate_refuses_missing_and_foreign_workdirs(tmp_path):
   with pytest.raises(checkpoints.CheckpointError, match='not an icvae configuration'):
     checkpoints.load_model(foreign)
   # A checkpoint whose config.json was edited to another architecture.
-  dataset = _tiny_dataset()
+  dataset = fakes.tiny_dataset()
   run = tmp_path / 'run'
-  loop.train_and_evaluate(_tiny_config(run, num_epochs=1), dataset=dataset)
+  loop.train_and_evaluate(fakes.tiny_config(run, num_epochs=1), dataset=dataset)
   config = json.loads((run / 'config.json').read_text())
   config['hidden_features'] = 32
   (run / 'config.json').write_text(json.dumps(config))
@@ -393,7 +381,7 @@ def test_gru_smoke_on_real_mnist_lowers_the_loss_and_writes_everything(tmp_path,
   dataset = data.Dataset(train_x[:2048].reshape(-1, 28, 28), train_y[:2048],
                          test_x[:500].reshape(-1, 28, 28), test_y[:500])
   workdir = tmp_path / 'gru'
-  config = _tiny_config(workdir, network='gru', hidden_features=32, num_epochs=3,
+  config = fakes.tiny_config(workdir, network='gru', hidden_features=32, num_epochs=3,
                         batch_size=128, learning_rate=3e-3, eval_batch_size=500,
                         learned_prior=learned_prior, reconstruction='soft_code',
                         observation_scale=observation_scale)
@@ -424,16 +412,16 @@ def test_workdir_from_before_a_new_setting_still_resumes_and_evaluates(tmp_path)
   # unused beta_info = 100, num_info_samples and adversarial_weight), and from before
   # network, compute_dtype and observation_scale existed. It resumes and evaluates: the
   # settings the model does not read are dropped, the missing ones take their defaults.
-  dataset = _tiny_dataset()
+  dataset = fakes.tiny_dataset()
   workdir = tmp_path / 'old'
-  loop.train_and_evaluate(_tiny_config(workdir, model='catvae', num_epochs=1), dataset)
+  loop.train_and_evaluate(fakes.tiny_config(workdir, model='catvae', num_epochs=1), dataset)
   config_path = workdir / 'config.json'
   saved = json.loads(config_path.read_text())
   saved.update(beta_info=100.0, num_info_samples=0, adversarial_weight=10.0)
   for key in ('network', 'compute_dtype', 'observation_scale', 'latent_dim'):
     del saved[key]
   config_path.write_text(json.dumps(saved))
-  loop.train_and_evaluate(_tiny_config(workdir, model='catvae', num_epochs=2), dataset)
+  loop.train_and_evaluate(fakes.tiny_config(workdir, model='catvae', num_epochs=2), dataset)
   loaded = checkpoints.load_model(workdir)
   assert loaded.epoch == 2 and loaded.config.network == 'mlp'
   assert loaded.objective.beta_info == 0.0

@@ -14,27 +14,13 @@ import time
 import numpy as np
 import pytest
 
-import icvae
-from icvae import data
+import fakes
 from icvae import loop
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = ROOT / 'experiments' / 'flags' / 'mnist_smoke.flags'
 
 
-def _tiny_dataset(n_train=256, n_test=100, seed=0):
-  rng = np.random.default_rng(seed)
-  return data.Dataset(rng.uniform(size=(n_train, 28, 28)).astype(np.float32),
-                      rng.integers(0, 10, n_train).astype(np.int32),
-                      rng.uniform(size=(n_test, 28, 28)).astype(np.float32),
-                      rng.integers(0, 10, n_test).astype(np.int32))
-
-
-def _tiny_config(workdir, **overrides):
-  values = dict(hidden_features=16, num_epochs=2, batch_size=64, learning_rate=1e-3,
-                checkpoint_every=1, eval_batch_size=50, workdir=str(workdir), progress=False)
-  values.update(overrides)
-  return icvae.RunConfig(**values)
 
 
 # --- the workdir lock ------------------------------------------------------------------
@@ -54,13 +40,13 @@ def test_a_second_process_on_a_workdir_is_refused_naming_the_first(tmp_path):
   try:
     assert holder.stdout.readline().strip() == 'locked'
     with pytest.raises(loop.ExperimentError, match=f'in use by process {holder.pid} '):
-      loop.train_and_evaluate(_tiny_config(workdir), _tiny_dataset())
+      loop.train_and_evaluate(fakes.tiny_config(workdir), fakes.tiny_dataset())
     assert not (workdir / 'config.json').exists()  # refused before writing anything
   finally:
     holder.kill()
     holder.wait()
   # The lock dies with its holder, even killed: the workdir is usable again.
-  loop.train_and_evaluate(_tiny_config(workdir, num_epochs=1), _tiny_dataset())
+  loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=1), fakes.tiny_dataset())
   assert (workdir / 'checkpoints' / '1').is_dir()
 
 
@@ -98,14 +84,14 @@ def _tensorboard_view(directory):
 
 
 def test_resume_after_a_kill_leaves_one_tensorboard_point_per_step(tmp_path):
-  dataset = _tiny_dataset()
+  dataset = fakes.tiny_dataset()
   workdir = tmp_path / 'run'
-  loop.train_and_evaluate(_tiny_config(workdir, num_epochs=3, checkpoint_every=2), dataset)
+  loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=3, checkpoint_every=2), dataset)
   # A kill after epoch 3 was logged but before its checkpoint was written:
   import shutil
   shutil.rmtree(workdir / 'checkpoints' / '3')
   time.sleep(1.1)  # event file names carry the time in seconds
-  loop.train_and_evaluate(_tiny_config(workdir, num_epochs=3, checkpoint_every=2), dataset)
+  loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=3, checkpoint_every=2), dataset)
   view = _tensorboard_view(workdir / 'tensorboard')
   losses = [(step, value) for step, tag, value in view if tag == 'train/loss']
   steps = [step for step, _ in losses]
@@ -154,7 +140,7 @@ def test_ctrl_c_stops_saves_the_last_finished_epoch_and_the_rerun_resumes(tmp_pa
 
 def test_a_new_run_says_it_starts_fresh(tmp_path, caplog):
   with caplog.at_level('INFO', logger='icvae'):
-    loop.train_and_evaluate(_tiny_config(tmp_path / 'run', num_epochs=1), _tiny_dataset())
+    loop.train_and_evaluate(fakes.tiny_config(tmp_path / 'run', num_epochs=1), fakes.tiny_dataset())
   assert f'starting a new run in {tmp_path / "run"} (no checkpoint there)' in caplog.text
 
 
