@@ -96,6 +96,11 @@ def config_from_flags(dataset):
       value = FLAGS[name].value
       values[name] = '' if value is None and name in _PATH_FLAGS else value
   values['workdir'] = values['workdir'] or os.path.join('runs', f'{dataset}_{FLAGS.model}')
+  if ('latent_dim' in FLAGS and FLAGS.latent_dim and FLAGS['delta'].present
+      and FLAGS.delta * FLAGS.num_categories != FLAGS.latent_dim):
+    raise app.UsageError(f'--latent_dim={FLAGS.latent_dim} disagrees with --delta='
+                         f'{FLAGS.delta} * --num_categories={FLAGS.num_categories}; pass only '
+                         'one of them.')
   try:
     config = config_lib.RunConfig(**values)
   except settings_lib.SettingError as e:

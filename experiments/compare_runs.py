@@ -8,6 +8,7 @@ options and the config (paths differ) are skipped. Exit status 1 when a number d
 """
 
 import json
+import math
 import pathlib
 import sys
 
@@ -61,7 +62,10 @@ def compare(reference, other, tolerance):
       lines.append(f'only in the {"reference" if name in reference else "other"}: {name}')
       continue
     a, b = reference[name], other[name]
-    difference = abs(a - b) / max(abs(a), 1e-30) if a != b else 0.0
+    if math.isnan(a) or math.isnan(b):
+      difference = 0.0 if math.isnan(a) and math.isnan(b) else math.inf
+    else:
+      difference = abs(a - b) / max(abs(a), 1e-30) if a != b else 0.0
     largest = max(largest, difference)
     if difference > tolerance:
       lines.append(f'{name}: {a!r} vs {b!r} (relative {difference:.2e})')

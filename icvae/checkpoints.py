@@ -23,11 +23,12 @@ class CheckpointError(Exception):
   """A checkpoint or workdir cannot be used; the message says why and what to do."""
 
 
-def manager(directory, save_every=1):
-  """An Orbax `CheckpointManager` on `directory` keeping the last 3 checkpoints."""
+def manager(directory, save_every=1, create=True):
+  """An Orbax `CheckpointManager` on `directory` keeping the last 3 checkpoints
+  (`create`: make the folder if missing; readers pass False)."""
   import orbax.checkpoint as ocp
   options = ocp.CheckpointManagerOptions(max_to_keep=3, save_interval_steps=save_every,
-                                         create=True)
+                                         create=create)
   # Handlers named up front, so a new manager can read a checkpoint's metadata.
   handlers = {'state': ocp.StandardCheckpointHandler(), 'meta': ocp.JsonCheckpointHandler()}
   return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options,
@@ -180,13 +181,19 @@ def restore_parameters(directory, abstract_state, config):
   Raises:
     CheckpointError: no checkpoint there, or one made for another model.
   """
-  source = manager(directory)
+  if not pathlib.Path(directory).is_dir():
+    raise CheckpointError(f'--restore_from={directory}: no such checkpoints folder.')
+  source = manager(directory, create=False)
   try:
     epoch = source.latest_step()
     if epoch is None:
       raise CheckpointError(f'--restore_from={directory}: no checkpoint there.')
-    problem = _layout_difference(_array_layout(source.item_metadata(epoch)['state']),
-                                 _array_layout(abstract_state))
+    try:
+      saved = _array_layout(source.item_metadata(epoch)['state'])
+    except Exception as e:  # orbax raises several types for an unreadable checkpoint
+      raise CheckpointError(f'--restore_from={directory}: the checkpoint of epoch {epoch} '
+                            f'cannot be read ({e}).') from e
+    problem = _layout_difference(saved, _array_layout(abstract_state))
     if problem:
       raise CheckpointError(f'--restore_from={directory}: checkpoint does not fit this model '
                             f'({problem}).')
@@ -260,7 +267,10 @@ def load_model(workdir):
       yet, or its checkpoint does not fit the configuration it claims.
   """
   config = read_config(workdir)
-  checkpoint_manager = manager(pathlib.Path(workdir) / 'checkpoints')
+  if not (pathlib.Path(workdir) / 'checkpoints').is_dir():
+    raise CheckpointError(f'--workdir={workdir}: no checkpoint yet; train first (or wait '
+                          'for the first --checkpoint_every epochs).')
+  checkpoint_manager = manager(pathlib.Path(workdir) / 'checkpoints', create=False)
   try:
     epoch = checkpoint_manager.latest_step()
     if epoch is None:

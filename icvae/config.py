@@ -40,7 +40,7 @@ GENERAL_SETTINGS = (
             check=settings_lib.at_least(1), resumable=True),
     Setting('seed', 0, 'Seed of the initialisation and of every random draw.'),
     Setting('workdir', '', 'Where checkpoints, metrics and config go; default '
-            'runs/<dataset>_<model>.', resumable=True),
+            'runs/<dataset>_<model> (relative to the current folder).', resumable=True),
     Setting('data_dir', '', 'Folder with the four IDX gz files (optional).', resumable=True),
     Setting('eval_every', 1, 'Evaluate on the test set every this many epochs.',
             check=settings_lib.at_least(1), resumable=True),
@@ -55,17 +55,31 @@ GENERAL_SETTINGS = (
 )
 
 
+# Names a model family's settings may not take: the general settings, and the flags of the
+# binaries that are not settings (evaluation sizes, --final_eval; see experiments.common).
+RESERVED_NAMES = frozenset(s.name for s in GENERAL_SETTINGS) | {
+    'iwae_samples', 'iwae_examples', 'num_generated', 'kde_train_examples', 'kde_folds',
+    'final_eval', 'flagfile'}
+
+
+def _family_settings(family):
+  clashes = sorted(RESERVED_NAMES & {s.name for s in family.settings})
+  if clashes:
+    raise SettingError(f'model {family.name!r} defines settings named {clashes}, which are '
+                       'general settings or flags of every model: rename them.')
+  return {s.name: s for s in family.settings}
+
+
 def settings_of(model):
   """{name: Setting} of the general settings and those of `--model=model`."""
-  family = objectives.get(model)
-  return {s.name: s for s in GENERAL_SETTINGS + tuple(family.settings)}
+  return {**{s.name: s for s in GENERAL_SETTINGS}, **_family_settings(objectives.get(model))}
 
 
 def all_settings():
   """{name: Setting} over the general settings and every registered family's."""
   result = {s.name: s for s in GENERAL_SETTINGS}
   for family in objectives.families().values():
-    result.update({s.name: s for s in family.settings})
+    result.update(_family_settings(family))
   return result
 
 
@@ -100,6 +114,7 @@ class RunConfig:
       resolved[name] = own[name].validate(value)
     for name, setting in own.items():
       resolved.setdefault(name, setting.default)
+    resolved['workdir'] = resolved['workdir'] or f'runs/{resolved["dataset"]}_{model}'
     if resolved['network'] not in family.networks:
       raise SettingError(f'--network={resolved["network"]}: --model={model} supports only '
                          f'{", ".join(family.networks)}.')
@@ -115,11 +130,14 @@ class RunConfig:
     self.family = family
 
   def __getattr__(self, name):
-    try:
-      return self.__dict__['_values'][name]
-    except KeyError:
-      raise AttributeError(f'{name!r}: not a setting of --model='
-                           f'{self.__dict__["_values"]["model"]}.') from None
+    values = self.__dict__.get('_values')
+    if values is None or name not in values:
+      model = values['model'] if values is not None else '?'
+      raise AttributeError(f'{name!r}: not a setting of --model={model}.')
+    return values[name]
+
+  def __reduce__(self):  # copy and pickle rebuild it from its values (checked again)
+    return (_rebuild, (self.to_dict(),))
 
   def get(self, name, default=None):
     return self._values.get(name, default)
@@ -186,6 +204,10 @@ class RunConfig:
     return self.family.build_objective(self)
 
 
+def _rebuild(values):
+  return RunConfig(**values)
+
+
 def _models_reading(name):
   return sorted(n for n, f in objectives.families().items()
                 if any(s.name == name for s in f.settings))
@@ -198,7 +220,7 @@ def differences(saved, config, ignore):
   """
   try:
     saved = RunConfig.from_saved(saved).to_dict()
-  except SettingError as e:
+  except (SettingError, AttributeError, TypeError) as e:
     return {'config.json': (str(e), 'a valid configuration')}
   current = config.to_dict()
   names = set(saved) | set(current)

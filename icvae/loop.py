@@ -57,15 +57,35 @@ def _jsonable(value):
   return float(value) if isinstance(value, (np.floating, jax.Array)) else value
 
 
+def write_atomically(path, text):
+  """Writes `text` to `path` through a temporary file, so a kill never leaves half a file."""
+  path = pathlib.Path(path)
+  temporary = path.with_name(path.name + '.tmp')
+  temporary.write_text(text)
+  os.replace(temporary, path)
+
+
+def _epoch_of(line):
+  """The epoch of a metrics.jsonl line, or None for a line cut short by a kill."""
+  try:
+    return json.loads(line)['epoch']
+  except (ValueError, KeyError, TypeError):
+    return None
+
+
 class Writers:
   """metrics.jsonl + TensorBoard events in the workdir, both cut back to `resume_epoch`."""
 
   def __init__(self, workdir, resume_epoch, steps_per_epoch):
     self._path = pathlib.Path(workdir) / 'metrics.jsonl'
     if self._path.exists():  # drop epochs the resumed run will redo (after a kill)
-      kept = [line for line in self._path.read_text().splitlines()
-              if line.strip() and json.loads(line)['epoch'] <= resume_epoch]
-      self._path.write_text(''.join(line + '\n' for line in kept))
+      lines = [line for line in self._path.read_text().splitlines() if line.strip()]
+      kept = [line for line in lines
+              if _epoch_of(line) is not None and _epoch_of(line) <= resume_epoch]
+      if any(_epoch_of(line) is None for line in lines):
+        log.warning('%s: dropped a line that is not a metrics record (cut short by a kill?)',
+                    self._path)
+      write_atomically(self._path, ''.join(line + '\n' for line in kept))
     from tensorboardX import SummaryWriter
     tensorboard = pathlib.Path(workdir) / 'tensorboard'
     # TensorBoard hides events at or after purge_step from earlier files: the epochs redone.
@@ -160,8 +180,13 @@ def check_workdir_config(workdir, config):
   path = pathlib.Path(workdir) / 'config.json'
   if not path.exists():
     return
-  diff = config_lib.differences(json.loads(path.read_text()), config,
-                                config_lib.resumable_settings())
+  try:
+    saved = json.loads(path.read_text())
+  except ValueError as e:
+    raise ExperimentError(f'{path} is not valid JSON ({e}): fix or delete it (the '
+                          'checkpoints hold the run\'s settings too), or use another '
+                          '--workdir.') from e
+  diff = config_lib.differences(saved, config, config_lib.resumable_settings())
   if diff:
     lines = ', '.join(f'--{k}: workdir has {a!r}, flags say {b!r}' for k, (a, b) in diff.items())
     raise ExperimentError(f'{workdir} holds a run with other settings ({lines}). Use another '
@@ -206,6 +231,10 @@ def train_and_evaluate(config, dataset=None, devices=None):
   if config.batch_size % mesh.size:
     raise ExperimentError(f'--batch_size={config.batch_size} must be a multiple of the '
                           f'{mesh.size} devices.')
+  try:
+    train.evaluation_batch_size(len(dataset.test_images), config.eval_batch_size, mesh.size)
+  except ValueError as e:
+    raise ExperimentError(f'the test set cannot be evaluated on these devices: {e}') from e
   workdir.mkdir(parents=True, exist_ok=True)
   with WorkdirLock(workdir):
     return _train_locked(config, dataset, mesh, workdir)
@@ -219,6 +248,16 @@ def _train_locked(config, dataset, mesh, workdir):
   train_key = train.replicate(train_key, mesh)
 
   manager = checkpoints.manager(workdir / 'checkpoints', config.checkpoint_every)
+  try:
+    return _train_with_manager(config, dataset, mesh, workdir, manager, objective, graphdef,
+                               state, optimizer, key, train_key, eval_key)
+  finally:
+    manager.wait_until_finished()
+    manager.close()
+
+
+def _train_with_manager(config, dataset, mesh, workdir, manager, objective, graphdef, state,
+                        optimizer, key, train_key, eval_key):
   start_epoch = manager.latest_step() or 0
   if start_epoch:
     state, _ = checkpoints.restore_checked(manager, start_epoch, checkpoints.abstract(state),
@@ -235,7 +274,8 @@ def _train_locked(config, dataset, mesh, workdir):
              config.restore_from)
   else:
     log.info('starting a new run in %s (no checkpoint there)', workdir)
-  (workdir / 'config.json').write_text(json.dumps(config.to_dict(), indent=2) + '\n')
+  if start_epoch < config.num_epochs:  # a finished run keeps the config of its checkpoints
+    write_atomically(workdir / 'config.json', json.dumps(config.to_dict(), indent=2) + '\n')
 
   state = train.replicate(state, mesh)
   train_images = train.replicate(jnp.asarray(config.view(dataset.train_images)), mesh)
@@ -243,6 +283,7 @@ def _train_locked(config, dataset, mesh, workdir):
   train_epoch = train.make_train_epoch(graphdef, optimizer, objective, config.batch_size,
                                        mesh, donate=False)
   evaluate = train.make_evaluate(graphdef, objective, config.eval_batch_size, mesh)
+  num_clusters = train.cluster_count(graphdef, objective, state, test_images)
 
   steps_per_epoch = len(dataset.train_images) // config.batch_size
   examples = steps_per_epoch * config.batch_size
@@ -263,16 +304,17 @@ def _train_locked(config, dataset, mesh, workdir):
         epoch_metrics = jax.device_get(epoch_metrics)
         seconds = time.time() - started
         if epoch_metrics.pop('finite') < 1.0 or not math.isfinite(epoch_metrics['loss']):
-          raise ExperimentError(
-              f'non-finite loss in epoch {epoch}; stopped without saving it. The last good '
-              f'checkpoint is epoch {manager.latest_step()} in {workdir / "checkpoints"}. '
-              'Lower --learning_rate or check the data.')
+          last = manager.latest_step()
+          kept = (f'The last good checkpoint is epoch {last} in {workdir / "checkpoints"}.'
+                  if last else 'No checkpoint was saved before it.')
+          raise ExperimentError(f'non-finite loss in epoch {epoch}; stopped without saving '
+                                f'it. {kept} Lower --learning_rate or check the data.')
         state, finished_epoch = next_state, epoch
         scalars = {f'train/{k}': float(v) for k, v in epoch_metrics.items()}
         scalars['train/seconds'] = seconds
         scalars['train/examples_per_second'] = examples / seconds
         if epoch % config.eval_every == 0 or epoch == config.num_epochs:
-          scalars.update(_test_scalars(evaluate, state, test_images, dataset, config,
+          scalars.update(_test_scalars(evaluate, state, test_images, dataset, num_clusters,
                                        jax.random.fold_in(eval_key, epoch)))
         writers.write(epoch, epoch * steps_per_epoch, scalars)
         bar.update(1)
@@ -292,19 +334,16 @@ def _train_locked(config, dataset, mesh, workdir):
         raise Stopped(finished_epoch, workdir)
   finally:
     bar.close()
-    manager.wait_until_finished()
-    manager.close()
     writers.close()
   return state
 
 
-def _test_scalars(evaluate, state, test_images, dataset, config, key):
+def _test_scalars(evaluate, state, test_images, dataset, num_clusters, key):
   """test/* scalars: the objective's evaluation terms and, with a categorical code, the
   clustering accuracy (Hungarian matching) against the labels."""
   test_metrics, clusters = jax.device_get(evaluate(state, test_images, key))
   scalars = {f'test/{k}': float(v) for k, v in test_metrics.items()}
   if clusters is not None:
-    num_clusters = config.get('num_categories') or int(clusters.max()) + 1
     scalars['test/clustering_accuracy'] = metrics_lib.clustering_accuracy(
         clusters, dataset.test_labels, num_clusters, dataset.num_classes)
   return scalars

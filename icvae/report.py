@@ -22,6 +22,7 @@ import importlib
 import json
 import logging
 import math
+import os
 import pathlib
 import sys
 import time
@@ -109,6 +110,7 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   loaded = checkpoints.load_model(workdir)
   config, model, objective = loaded.config, loaded.model, loaded.objective
   sections = config.family.report_sections
+  figure_fn = _figure_function(config.family)  # fails now, not after minutes of evaluation
   workdir = pathlib.Path(workdir)
   out = workdir / 'eval'
   out.mkdir(exist_ok=True)
@@ -128,15 +130,19 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
                    + ['parzen'] * ('parzen' in sections) + ['figures'])
 
   def test_terms_and_clustering():
-    mesh = train.data_mesh()
+    mesh = train.data_mesh(_devices_dividing(len(test_images)))
     evaluate = train.make_evaluate(loaded.graphdef, objective, config.eval_batch_size, mesh)
     test_metrics, test_clusters = jax.device_get(evaluate(
         train.replicate(loaded.state, mesh), train.replicate(test_images, mesh),
         keys['test']))
     report['test'] = {k: float(v) for k, v in test_metrics.items()}
-    if 'clustering' in sections:
+    if 'clustering' in sections and test_clusters is None:
+      log.warning('%s lists the clustering section but its objective has no '
+                  'cluster_logits: no clustering metrics.', config.model)
+    elif 'clustering' in sections:
       cluster_logits = jax.jit(lambda x: objective.cluster_logits(model, x))
-      num_clusters = cluster_logits(train_images[:1]).shape[-1]
+      num_clusters = train.cluster_count(loaded.graphdef, objective, loaded.state,
+                                         train_images)
       train_clusters = np.concatenate([
           np.asarray(jnp.argmax(cluster_logits(train_images[i:i + 5000]), axis=-1))
           for i in range(0, len(train_images), 5000)])
@@ -157,25 +163,55 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   if 'parzen' in sections:
     report['parzen'] = stages.run('parzen', _parzen, model, config, dataset,
                                   keys['generate'], options)
-  report['figures'] = stages.run('figures', _write_figures, out, model, config, dataset,
-                                 keys['figures'], workdir)
   report['seconds'] = stages.seconds
-  (out / 'report.json').write_text(json.dumps(report, indent=2) + '\n')
+  _write_report(out, report)  # the numbers are safe before the figures are drawn
+  report['figures'] = stages.run('figures', _write_figures, figure_fn, out, model, config,
+                                 dataset, keys['figures'], workdir)
+  report['seconds'] = stages.seconds
+  _write_report(out, report)
   log.info('evaluation of %s (epoch %d) written to %s', workdir, loaded.epoch, out)
   return report
 
 
-def _write_figures(out, model, config, dataset, key, workdir):
-  """The family's figures (`ModelFamily.figures`: a function of `icvae.figures` or
-  'module:function') and the training curves; {figure name: file name}."""
-  name = config.family.figures
-  names = {}
-  if name is not None:
+def _write_report(out, report):
+  temporary = out / 'report.json.tmp'
+  temporary.write_text(json.dumps(report, indent=2) + '\n')
+  os.replace(temporary, out / 'report.json')
+
+
+def _devices_dividing(count):
+  """The most local devices whose number divides `count` (equal evaluation batches)."""
+  devices = jax.local_devices()
+  while count % len(devices):
+    devices = devices[:-1]
+  return devices
+
+
+def _figure_function(family):
+  """The function `ModelFamily.figures` names (a function of `icvae.figures`, or
+  'module:function'), or None.
+
+  Raises:
+    checkpoints.CheckpointError: no such function, naming the family and the name.
+  """
+  name = family.figures
+  if name is None:
+    return None
+  try:
     if ':' in name:
       module, function = name.split(':')
-      figure_fn = getattr(importlib.import_module(module), function)
-    else:
-      figure_fn = getattr(figures, name)
+      return getattr(importlib.import_module(module), function)
+    return getattr(figures, name)
+  except (ImportError, AttributeError, ValueError) as e:
+    raise checkpoints.CheckpointError(
+        f'model {family.name!r} names the figures {name!r}, which cannot be found ({e}): '
+        'give a function of icvae.figures or \'package.module:function\'.') from e
+
+
+def _write_figures(figure_fn, out, model, config, dataset, key, workdir):
+  """The family's figures and the training curves; {figure name: file name}."""
+  names = {}
+  if figure_fn is not None:
     names = dict(figure_fn(out, model, config, dataset, key))
   return figures.write_training_curves(out, workdir, names)
 

@@ -63,8 +63,8 @@ class Setting:
         value = float(value)
       elif kind is str:
         value = '' if value is None else str(value)
-    except (TypeError, ValueError):
-      raise SettingError(f'--{self.name}={value!r}: must be a {kind.__name__}.') from None
+    except (TypeError, ValueError, OverflowError):
+      raise SettingError(f'--{self.name}={value!r}: must be {_KIND_NAMES[kind]}.') from None
     if self.choices and value not in self.choices:
       raise SettingError(f'--{self.name}={value}: must be one of {", ".join(self.choices)}.')
     if self.check is not None:
@@ -72,6 +72,9 @@ class Setting:
       if problem:
         raise SettingError(f'--{self.name}={value}: {problem}')
     return value
+
+
+_KIND_NAMES = {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a string'}
 
 
 def positive(value):

@@ -102,17 +102,18 @@ def make_train_step(graphdef, optimizer, objective, *, jit=True):
   Returns:
     A pure function; `batch` is the (B, *event) data array, `key` the run's base key (the
     step's key is fold_in(key, state.step)); metrics are the objective's terms plus
-    'grad_norm'.
+    'loss' (the scalar minimised) and 'grad_norm'.
   """
 
   def train_step(state, batch, key):
     step_key = jax.random.fold_in(key, state.step)
     grad_fn = jax.value_and_grad(objective_loss, argnums=2, has_aux=True)
-    (_, (metrics, constants)), grads = grad_fn(objective, graphdef, state.params,
-                                               state.constants, batch, step_key, state.step)
+    (loss, (metrics, constants)), grads = grad_fn(objective, graphdef, state.params,
+                                                  state.constants, batch, step_key,
+                                                  state.step)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = dict(metrics, grad_norm=optax.tree.norm(grads))
+    metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
     return state._replace(step=state.step + 1, params=params, constants=constants,
                           opt_state=opt_state), metrics
 
@@ -182,13 +183,22 @@ def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate
   return jax.jit(train_epoch, donate_argnums=0 if donate else ())
 
 
-def _divisor_batch_size(count, requested, multiple_of):
-  """Largest b <= requested dividing `count` with b a multiple of `multiple_of`."""
+def evaluation_batch_size(count, requested, multiple_of):
+  """Largest b <= requested dividing `count` with b a multiple of `multiple_of` (the
+  devices), so every example is evaluated once in equal batches; ValueError if none."""
   for size in range(min(requested, count), 0, -1):
     if count % size == 0 and size % multiple_of == 0:
       return size
-  raise ValueError(f'{count} examples cannot be split into batches that are multiples of '
-                   f'{multiple_of} devices; evaluate on a multiple of {multiple_of} examples.')
+  raise ValueError(f'{count} examples cannot be split into equal batches over '
+                   f'{multiple_of} devices: use a number of devices that divides {count}.')
+
+
+def cluster_count(graphdef, objective, state, batch):
+  """K, the size of the objective's categorical code (None without one), from shapes only."""
+  def logits(state, batch):
+    return objective.cluster_logits(nnx.merge(graphdef, state.params, state.constants), batch)
+  shape = jax.eval_shape(logits, state, batch[:1])
+  return None if shape is None else shape.shape[-1]
 
 
 def make_evaluate(graphdef, objective, batch_size, mesh):
@@ -204,7 +214,7 @@ def make_evaluate(graphdef, objective, batch_size, mesh):
   batch_sharding = NamedSharding(mesh, PartitionSpec('data'))
 
   def evaluate(state, images, key):
-    size = _divisor_batch_size(images.shape[0], batch_size, mesh.size)
+    size = evaluation_batch_size(images.shape[0], batch_size, mesh.size)
     batches = images.reshape(images.shape[0] // size, size, *images.shape[1:])
 
     def body(_, inputs):

@@ -186,7 +186,7 @@ class Shrunk(objectives.Objective):
     reconstruction = jnp.mean(likelihoods.Bernoulli().log_prob(networks.decode(z), batch))
     norm = jnp.mean(jnp.sum(jnp.square(z), -1))
     loss = -reconstruction + self.shrink * norm
-    return loss, {'loss': loss, 'reconstruction': reconstruction, 'code_norm': norm}
+    return loss, {'reconstruction': reconstruction, 'code_norm': norm}  # no 'loss' needed
 
   def loss(self, networks, batch, key, step):
     return self._terms(networks, batch)
@@ -244,3 +244,46 @@ def test_a_plugin_from_another_package_trains_and_evaluates_through_the_binaries
                            env=env, capture_output=True, text=True, timeout=120)
   assert refused.returncode != 0
   assert '--shrink=2.0: --model=catvae does not use it' in refused.stderr
+
+
+# --- files cut short by a kill -----------------------------------------------------------
+
+
+def test_a_half_written_metrics_line_is_dropped_on_resume(tmp_path):
+  dataset = fakes.tiny_dataset()
+  workdir = tmp_path / 'run'
+  loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=1), dataset)
+  with open(workdir / 'metrics.jsonl', 'a') as f:
+    f.write('{"epoch": 2, "train/lo')  # a kill in the middle of a write
+  loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=2), dataset)
+  epochs = [json.loads(line)['epoch']
+            for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
+  assert epochs == [1, 2]
+
+
+def test_a_corrupt_config_json_is_refused_with_what_to_do(tmp_path):
+  dataset = fakes.tiny_dataset()
+  workdir = tmp_path / 'run'
+  loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=1), dataset)
+  (workdir / 'config.json').write_text('{"model": "infoc')
+  with pytest.raises(loop.ExperimentError, match='not valid JSON.*another --workdir'):
+    loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=2), dataset)
+
+
+def test_a_test_set_that_the_devices_cannot_split_is_refused_before_training(tmp_path):
+  import jax
+  dataset = fakes.tiny_dataset(n_test=101)
+  with pytest.raises(loop.ExperimentError, match='test set cannot be evaluated'):
+    loop.train_and_evaluate(fakes.tiny_config(tmp_path / 'run'), dataset,
+                            devices=jax.devices()[:4])
+  assert not (tmp_path / 'run').exists()
+
+
+def test_a_finished_run_keeps_its_config_when_asked_for_fewer_epochs(tmp_path, caplog):
+  dataset = fakes.tiny_dataset()
+  workdir = tmp_path / 'run'
+  loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=2), dataset)
+  with caplog.at_level('INFO', logger='icvae'):
+    loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=1), dataset)
+  assert 'trained to epoch 2 already' in caplog.text
+  assert json.loads((workdir / 'config.json').read_text())['num_epochs'] == 2

@@ -123,6 +123,11 @@ def register(family):
   return family
 
 
+def unregister(name):
+  """Removes the family called `name` from the registry (no error if absent)."""
+  _FAMILIES.pop(name, None)
+
+
 def load_plugins():
   """Imports the modules listed under the `icvae.models` entry points (once)."""
   global _entry_points_loaded

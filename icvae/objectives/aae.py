@@ -32,7 +32,7 @@ from icvae import likelihoods
 from icvae import models
 from icvae import objectives
 from icvae import settings as settings_lib
-from icvae.objectives import catvae
+from icvae.objectives import shared
 from icvae.settings import Setting
 
 ADVERSARIAL_WEIGHT = Setting('adversarial_weight', 10.0, 'AAE only: weight of the generator '
@@ -95,7 +95,14 @@ def _validate(values):
     raise settings_lib.SettingError(
         f'--num_categories={values["num_categories"]}: the AAE baseline has no categories; '
         'pass --num_categories=1 and the code size as --delta (or --latent_dim).')
+  if values['compute_dtype'] != 'float32':
+    raise settings_lib.SettingError(
+        f'--compute_dtype={values["compute_dtype"]}: the AAE computes in float32 only.')
   if values.get('latent_dim'):
+    if values['delta'] not in (shared.DELTA.default, values['latent_dim']):
+      raise settings_lib.SettingError(
+          f'--latent_dim={values["latent_dim"]} disagrees with --delta={values["delta"]} '
+          '(the AAE code size); pass only one of them.')
     values['delta'], values['latent_dim'] = values['latent_dim'], 0
   return values
 
@@ -103,7 +110,7 @@ def _validate(values):
 AAE = objectives.register(objectives.ModelFamily(
     name='aae',
     description='the adversarial autoencoder baseline of Table 1 (K = 1, d = --delta)',
-    settings=(catvae.NUM_CATEGORIES, catvae.DELTA, catvae.LATENT_DIM, ADVERSARIAL_WEIGHT),
+    settings=(shared.NUM_CATEGORIES, shared.DELTA, shared.LATENT_DIM, ADVERSARIAL_WEIGHT),
     build_networks=lambda config: models.mlp_aae(
         latent_dim=config.num_categories * config.delta,
         hidden_features=config.hidden_features, dropout_rate=config.dropout_rate,

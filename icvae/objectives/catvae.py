@@ -21,15 +21,11 @@ from icvae import losses
 from icvae import models
 from icvae import objectives
 from icvae import settings as settings_lib
+from icvae.objectives.shared import DELTA
+from icvae.objectives.shared import LATENT_DIM
+from icvae.objectives.shared import NUM_CATEGORIES
 from icvae.settings import Setting
 
-NUM_CATEGORIES = Setting('num_categories', 10, 'K, the number of categories.',
-                         check=settings_lib.at_least(1), architecture=True)
-DELTA = Setting('delta', 2, 'Latent coordinates per category; d = K * delta (eq. 8).',
-                check=settings_lib.at_least(1), architecture=True)
-LATENT_DIM = Setting('latent_dim', 0, 'd; if set, must be a multiple of --num_categories '
-                     '(then delta = d / K). 0: K * delta.', check=settings_lib.at_least(0),
-                     inert=0)
 PRIOR_SCALE = Setting('prior_scale', 2.0, 'lambda, the height of the prior blocks (eq. 8).',
                       check=settings_lib.positive)
 LEARNED_PRIOR = Setting('learned_prior', False, 'Learn the prior means (free prior '
@@ -192,6 +188,15 @@ class InfoCatVAE(objectives.Objective):
 
 def _validate(values):
   """Cross-setting checks and the --latent_dim spelling of delta."""
+  if values['network'] == 'gru':
+    if values['dropout_rate'] not in (0.0, 0.25):  # 0.25: the flag's default, for the MLP
+      raise settings_lib.SettingError(
+          f'--dropout_rate={values["dropout_rate"]}: the GRU networks of Table 3 have no '
+          'dropout; pass --dropout_rate=0.')
+    if values['compute_dtype'] != 'float32':
+      raise settings_lib.SettingError(
+          f'--compute_dtype={values["compute_dtype"]}: only the MLP (Table 2) has bfloat16 '
+          'matmuls; the GRU computes in float32.')
   num_categories = values['num_categories']
   if num_categories < 2:
     raise settings_lib.SettingError(f'--num_categories={num_categories}: need at least 2 '
