@@ -1,7 +1,8 @@
 """icvae: categorical + continuous latent codes (CatVAE, InfoCatVAE and peers) in JAX / Flax NNX.
 
 Layers, each importing only the ones above it in this list:
-- math: `likelihoods`, `priors`, `losses`, `evaluation`, `metrics`, `settings` (pure);
+- math: `likelihoods`, `priors`, `losses`, `information`, `vat`, `evaluation`, `metrics`,
+  `settings` (pure);
 - networks: `models` (Flax NNX);
 - objectives: `objectives` (one module per model family, and the registry);
 - the loop: `config`, `train`, `checkpoints`, `loop`, with `data` for the arrays;
@@ -12,6 +13,8 @@ from icvae import likelihoods
 from icvae import priors
 from icvae import losses
 from icvae import metrics
+from icvae import information
+from icvae import vat
 from icvae import evaluation
 from icvae import settings
 from icvae import data

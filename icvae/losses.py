@@ -228,3 +228,23 @@ def information_term(key, decode_fn, classify_fn, prior_means, num_samples,
                                               prior_means.dtype)
   images = likelihood.mean(decode_fn(z, decode_key))
   return jnp.mean(categorical_cross_entropy(classify_fn(images, classify_key), labels))
+
+
+def linear_capacity(step, capacity_max, num_steps):
+  """JointVAE's capacity C(t) = min(C_max, C_max * t / T): linear from 0 to C_max over T
+  optimiser steps, then constant (Dupont 2018, section 3).
+
+  Args:
+    step: the optimiser step t (a scalar array or int).
+    capacity_max: C_max in nats.
+    num_steps: T, the steps to reach C_max (0: C_max from the start).
+  """
+  if num_steps <= 0:
+    return jnp.asarray(capacity_max, jnp.float32)
+  fraction = jnp.minimum(jnp.asarray(step, jnp.float32) / num_steps, 1.0)
+  return capacity_max * fraction
+
+
+def capacity_penalty(kl, capacity, gamma):
+  """gamma * |KL - C|: JointVAE's controlled-capacity term (Dupont 2018, eq. 7)."""
+  return gamma * jnp.abs(kl - capacity)
