@@ -46,6 +46,20 @@ class CategoricalPosterior(NamedTuple):
   soft_logvar: Optional[jax.Array] = None
 
 
+class JointPosterior(NamedTuple):
+  """What an encoder with a categorical code beside a continuous one returns (IMAE,
+  JointVAE): p(y|x) and one factorial Gaussian q(z|x), not one per category.
+
+  Attributes:
+    logits: (B, K) logits of p(y|x).
+    mean: (B, D) means of q(z|x).
+    logvar: (B, D) log-variances of q(z|x).
+  """
+  logits: jax.Array
+  mean: jax.Array
+  logvar: jax.Array
+
+
 def categorical_kl_to_uniform(logits):
   """KL(q(c|x) || U{1..K}) = log K - H(q(c|x)), exact, from logits.
 
