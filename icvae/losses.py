@@ -262,3 +262,23 @@ def linear_capacity(step, capacity_max, num_steps):
 def capacity_penalty(kl, capacity, gamma):
   """gamma * |KL - C|: JointVAE's controlled-capacity term (Dupont 2018, eq. 7)."""
   return gamma * jnp.abs(kl - capacity)
+
+
+def gumbel_softmax_sample(key, logits, temperature):
+  """A relaxed one-hot sample of the categorical softmax(logits): softmax((logits + g) / tau)
+  with g i.i.d. Gumbel(0, 1) (Jang et al. 2017; Maddison et al. 2017), differentiable in the
+  logits. Its argmax is an exact sample of the categorical (the Gumbel-max trick); as
+  tau -> 0 the sample tends to that one-hot vector.
+
+  Args:
+    key: PRNG key.
+    logits: (..., K).
+    temperature: tau > 0 (IMAE's prototype: 0.67).
+
+  Returns:
+    (..., K) points of the simplex.
+  """
+  if not temperature > 0:
+    raise ValueError(f'the Gumbel-softmax temperature must be > 0, got {temperature}.')
+  gumbel = jax.random.gumbel(key, logits.shape, logits.dtype)
+  return jax.nn.softmax((logits + gumbel) / temperature, axis=-1)

@@ -120,3 +120,18 @@ def test_jointvae_capacity_schedule_by_hand():
   assert float(losses.linear_capacity(7, 5.0, 0)) == 5.0
   assert float(losses.capacity_penalty(3.2, losses.linear_capacity(50, 5.0, 100), 30.0)) == \
       pytest.approx(30.0 * 0.7)
+
+
+def test_gumbel_softmax_argmax_is_an_exact_categorical_sample_and_tends_to_one_hot():
+  logits = jnp.asarray([1.0, -0.5, 0.3, 2.0])
+  n = 200_000
+  samples = losses.gumbel_softmax_sample(jax.random.key(0), jnp.tile(logits, (n, 1)), 0.67)
+  np.testing.assert_allclose(np.asarray(samples.sum(-1)), 1.0, rtol=1e-5)
+  frequencies = np.bincount(np.asarray(samples.argmax(-1)), minlength=4) / n
+  probs = np.asarray(jax.nn.softmax(logits))
+  standard_errors = np.sqrt(probs * (1 - probs) / n)
+  assert np.all(np.abs(frequencies - probs) < 4 * standard_errors), (frequencies, probs)
+  cold = losses.gumbel_softmax_sample(jax.random.key(1), jnp.tile(logits, (1000, 1)), 0.01)
+  assert float(jnp.mean(cold.max(-1) > 0.99)) > 0.95
+  with pytest.raises(ValueError, match='temperature'):
+    losses.gumbel_softmax_sample(jax.random.key(0), logits, 0.0)
