@@ -79,10 +79,10 @@ class Writers:
   def __init__(self, workdir, resume_epoch, steps_per_epoch):
     self._path = pathlib.Path(workdir) / 'metrics.jsonl'
     if self._path.exists():  # drop epochs the resumed run will redo (after a kill)
-      lines = [line for line in self._path.read_text().splitlines() if line.strip()]
-      kept = [line for line in lines
-              if _epoch_of(line) is not None and _epoch_of(line) <= resume_epoch]
-      if any(_epoch_of(line) is None for line in lines):
+      lines = [(line, _epoch_of(line))
+               for line in self._path.read_text().splitlines() if line.strip()]
+      kept = [line for line, epoch in lines if epoch is not None and epoch <= resume_epoch]
+      if any(epoch is None for _, epoch in lines):
         log.warning('%s: dropped a line that is not a metrics record (cut short by a kill?)',
                     self._path)
       write_atomically(self._path, ''.join(line + '\n' for line in kept))
@@ -247,13 +247,10 @@ def _train_locked(config, dataset, mesh, workdir):
   train_key, eval_key = jax.random.split(key)
   train_key = train.replicate(train_key, mesh)
 
-  manager = checkpoints.manager(workdir / 'checkpoints', config.checkpoint_every)
-  try:
+  # Closing the manager waits for the saves in flight, however training ends.
+  with checkpoints.manager(workdir / 'checkpoints', config.checkpoint_every) as manager:
     return _train_with_manager(config, dataset, mesh, workdir, manager, objective, graphdef,
                                state, optimizer, key, train_key, eval_key)
-  finally:
-    manager.wait_until_finished()
-    manager.close()
 
 
 def _train_with_manager(config, dataset, mesh, workdir, manager, objective, graphdef, state,

@@ -22,7 +22,6 @@ import importlib
 import json
 import logging
 import math
-import os
 import pathlib
 import sys
 import time
@@ -35,6 +34,7 @@ from icvae import checkpoints
 from icvae import data as data_lib
 from icvae import evaluation
 from icvae import figures
+from icvae import loop
 from icvae import metrics as metrics_lib
 from icvae import priors
 from icvae import train
@@ -167,16 +167,13 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   _write_report(out, report)  # the numbers are safe before the figures are drawn
   report['figures'] = stages.run('figures', _write_figures, figure_fn, out, model, config,
                                  dataset, keys['figures'], workdir)
-  report['seconds'] = stages.seconds
   _write_report(out, report)
   log.info('evaluation of %s (epoch %d) written to %s', workdir, loaded.epoch, out)
   return report
 
 
 def _write_report(out, report):
-  temporary = out / 'report.json.tmp'
-  temporary.write_text(json.dumps(report, indent=2) + '\n')
-  os.replace(temporary, out / 'report.json')
+  loop.write_atomically(out / 'report.json', json.dumps(report, indent=2) + '\n')
 
 
 def _devices_dividing(count):
