@@ -273,12 +273,13 @@ def gumbel_softmax_sample(key, logits, temperature):
   Args:
     key: PRNG key.
     logits: (..., K).
-    temperature: tau > 0 (IMAE's prototype: 0.67).
+    temperature: tau > 0 (IMAE's prototype: 0.67); a Python number is checked, an array
+      (a schedule's value inside jit) is not.
 
   Returns:
     (..., K) points of the simplex.
   """
-  if not temperature > 0:
+  if isinstance(temperature, (int, float)) and not temperature > 0:  # traced: unchecked
     raise ValueError(f'the Gumbel-softmax temperature must be > 0, got {temperature}.')
   gumbel = jax.random.gumbel(key, logits.shape, logits.dtype)
   return jax.nn.softmax((logits + gumbel) / temperature, axis=-1)

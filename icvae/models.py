@@ -415,11 +415,24 @@ class BatchNormTrunk(nnx.Module):
                           for b in sizes[1:]])
     self.features = sizes[-1]
 
-  def __call__(self, x, key=None):
-    """(B, *event) -> (B, features); training statistics when `key` is given."""
+  def __call__(self, x, key=None, update_statistics=True):
+    """(B, *event) -> (B, features); the batch's statistics when `key` is given.
+
+    With update_statistics=False (and a key) the batch's statistics normalise as in
+    training but the running averages are left as they are, and nothing is written to
+    the module: a pure function, safe inside jax.grad (VAT's perturbed passes).
+    """
     h = x.reshape(x.shape[0], -1)
     for dense, norm in zip(self.dense, self.norm):
-      h = jax.nn.relu(norm(dense(h), use_running_average=key is None))
+      h = dense(h)
+      if key is not None and not update_statistics:
+        mean = jnp.mean(h, axis=0)
+        variance = jnp.mean(jnp.square(h - mean), axis=0)  # biased, as nnx.BatchNorm
+        h = (h - mean) * jax.lax.rsqrt(variance + norm.epsilon)
+        h = h * norm.scale[...] + norm.bias[...]
+      else:
+        h = norm(h, use_running_average=key is None)
+      h = jax.nn.relu(h)
     return h
 
 
@@ -442,15 +455,19 @@ class JointCodeAutoencoder(nnx.Module):
     self.decoder = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
     self.out = nnx.Linear(sizes[-1], math.prod(self.out_shape), rngs=rngs)
 
-  def encode(self, x, key=None):
-    """(B, *event) -> `losses.JointPosterior` with (B, K) logits and (B, D) mean, logvar."""
-    heads = self.heads(self.trunk(x, key))
+  def encode(self, x, key=None, update_statistics=True):
+    """(B, *event) -> `losses.JointPosterior` with (B, K) logits and (B, D) mean, logvar.
+
+    A key means training mode (batch statistics); see `BatchNormTrunk` for
+    update_statistics.
+    """
+    heads = self.heads(self.trunk(x, key, update_statistics))
     d = self.latent_dim
     return losses.JointPosterior(heads[:, 2 * d:], heads[:, :d], heads[:, d:2 * d])
 
-  def classify(self, x, key=None):
+  def classify(self, x, key=None, update_statistics=True):
     """(B, *event) -> (B, K) logits of p(y|x)."""
-    return self.encode(x, key).logits
+    return self.encode(x, key, update_statistics).logits
 
   def decode(self, y, z, key=None):
     """(..., K) and (..., D) -> (..., *event) logits of the Bernoulli p(x|y, z)."""

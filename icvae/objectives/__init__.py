@@ -35,10 +35,11 @@ from icvae import settings as settings_lib
 ENTRY_POINT_GROUP = 'icvae.models'
 
 # Sections of the evaluation report (`icvae.report`), by what the networks can do:
-# 'clustering' needs `classify(x)`; 'information' and 'iwae' need the CategoricalVAE calls
+# 'clustering' needs `classify(x)`; 'codes' (I(x;y) and, when `encode(x)` gives a
+# `losses.JointPosterior`, I(x;z_k) and TC(z)) needs `classify(x)`; 'information' and 'iwae' need the CategoricalVAE calls
 # (`encode`, `decode`, `classify`, `prior_means`); 'reconstruction' needs `encode` and
 # `decode`; 'parzen' needs `decode` and `prior_means`.
-REPORT_SECTIONS = ('clustering', 'information', 'iwae', 'reconstruction', 'parzen')
+REPORT_SECTIONS = ('clustering', 'codes', 'information', 'iwae', 'reconstruction', 'parzen')
 
 
 class Objective:
@@ -163,4 +164,8 @@ def families():
 
 # The built-in families register themselves on import.
 from icvae.objectives import aae  # pylint: disable=g-import-not-at-top,wrong-import-position
+from icvae.objectives import beta_vae  # pylint: disable=g-import-not-at-top,wrong-import-position
 from icvae.objectives import catvae  # pylint: disable=g-import-not-at-top,wrong-import-position
+from icvae.objectives import imae  # pylint: disable=g-import-not-at-top,wrong-import-position
+from icvae.objectives import info_vae  # pylint: disable=g-import-not-at-top,wrong-import-position
+from icvae.objectives import joint_vae  # pylint: disable=g-import-not-at-top,wrong-import-position

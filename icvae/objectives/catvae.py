@@ -21,6 +21,7 @@ from icvae import losses
 from icvae import models
 from icvae import objectives
 from icvae import settings as settings_lib
+from icvae.objectives import shared
 from icvae.objectives.shared import DELTA
 from icvae.objectives.shared import LATENT_DIM
 from icvae.objectives.shared import NUM_CATEGORIES
@@ -133,6 +134,10 @@ class InfoCatVAE(objectives.Objective):
     likelihood: an `icvae.likelihoods` object or name.
     num_info_samples: generated images per step for the information term (None: batch).
     stratified_info: equal label counts in the information term.
+    vat_weight, vat_epsilon, vat_xi, vat_power_iterations: virtual adversarial training on
+      q(c|x) (IMAE eq. 11; `objectives.shared.vat_term`), an addition to the paper; the
+      perturbed pass uses the same dropout masks as the clean one. 0 weight: off, and the
+      random draws are those of a run without it.
 
   Evaluation always includes the information cross-entropy (for CatVAE too, to compare as
   in section 10).
@@ -144,9 +149,13 @@ class InfoCatVAE(objectives.Objective):
   likelihood: Any = 'bernoulli'
   num_info_samples: Optional[int] = None
   stratified_info: bool = True
+  vat_weight: float = 0.0
+  vat_epsilon: float = 1.0
+  vat_xi: float = 10.0
+  vat_power_iterations: int = 1
 
   def __post_init__(self):
-    for name in ('beta_cont', 'beta_cat', 'beta_info'):
+    for name in ('beta_cont', 'beta_cat', 'beta_info', 'vat_weight'):
       _check_weight(name, getattr(self, name))
     if self.reconstruction not in losses.RECONSTRUCTION_ESTIMATORS:
       raise settings_lib.SettingError(
@@ -174,8 +183,16 @@ class InfoCatVAE(objectives.Objective):
 
   def loss(self, networks, batch, key, step):
     del step  # no schedule
-    return self._loss(networks, batch, key, training=True,
-                      reconstruction=self.reconstruction, compute_information=None)
+    if not self.vat_weight:
+      return self._loss(networks, batch, key, training=True,
+                        reconstruction=self.reconstruction, compute_information=None)
+    key, vat_key, dropout_key = jax.random.split(key, 3)
+    loss, terms = self._loss(networks, batch, key, training=True,
+                             reconstruction=self.reconstruction, compute_information=None)
+    penalty, smoothness = shared.vat_term(
+        self, vat_key, batch, lambda images: networks.classify(images, dropout_key))
+    loss = loss + penalty
+    return loss, dict(terms, vat=smoothness, loss=loss)
 
   def evaluate(self, networks, batch, key):
     _, terms = self._loss(networks, batch, key, training=False, reconstruction='expected',
@@ -236,11 +253,12 @@ def build_objective(config, beta_info=None):
   return InfoCatVAE(beta_cont=config.beta_cont, beta_cat=config.beta_cat,
                     beta_info=config.beta_info if beta_info is None else beta_info,
                     reconstruction=config.reconstruction, likelihood=config.likelihood,
-                    num_info_samples=config.get('num_info_samples') or None)
+                    num_info_samples=config.get('num_info_samples') or None,
+                    **shared.vat_options(config))
 
 
 _SHARED = (NUM_CATEGORIES, DELTA, LATENT_DIM, PRIOR_SCALE, LEARNED_PRIOR, BETA_CONT, BETA_CAT,
-           RECONSTRUCTION)
+           RECONSTRUCTION) + shared.VAT_SETTINGS
 _SECTIONS = ('clustering', 'information', 'iwae', 'reconstruction', 'parzen')
 
 CATVAE = objectives.register(objectives.ModelFamily(

@@ -1,0 +1,237 @@
+"""What IMAE and its peers (β-VAE, InfoVAE, JointVAE) share: a categorical code y and a
+factorial Gaussian code z from one encoder (`models.JointCodeAutoencoder`, IMAE Table 1),
+a decoder p(x|y, z), the code statistics every one of them is written in, and VAT.
+
+Each family is one module (`imae`, `beta_vae`, `info_vae`, `joint_vae`) that subclasses
+`JointCodeObjective` and writes only its regulariser, `penalty(stats, step)`, in terms of
+the minibatch statistics of `code_statistics`. IMAE's Figure 1 writes the four objectives
+with the ELBO's decomposition (① = E log q(x|y,z), ② = I(x;y), ③ = KL(p(y)||r(y)),
+④ = I(x;z), ⑤ = KL(p(z)||r(z)); r(y) uniform, r(z) = N(0, I)).
+
+The loss, to minimise, is
+
+    - mean_b log q(x_b | y_b, z_b) + penalty(stats, step) + vat_weight * VAT
+
+with one reparameterised z_b ~ q(z|x_b) and y_b a Gumbel-softmax relaxation of p(y|x_b).
+
+Choices (the paper leaves them open):
+- y enters the decoder as a Gumbel-softmax sample (`losses.gumbel_softmax_sample`) at
+  temperature tau(t) = tau_0 * (tau_final / tau_0)^min(t / T, 1): constant tau_0 when
+  `temperature_final` is 0 (the default, 0.67 as JointVAE), else a geometric anneal over T
+  = `temperature_anneal_steps` optimiser steps.
+- Evaluation decodes the deterministic code: y = one-hot(argmax p(y|x)), z = the mean.
+- Batch norm (Table 1) uses the batch's statistics in training. VAT's extra passes through
+  the encoder also use their own batch's statistics, but leave the running averages as the
+  clean pass set them (Miyato et al.'s implementation does not update them either).
+- Statistics of the aggregate posteriors are minibatch estimates (IMAE appendix B,
+  `icvae.information`).
+"""
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from icvae import information
+from icvae import likelihoods
+from icvae import losses
+from icvae import models
+from icvae import objectives
+from icvae import settings as settings_lib
+from icvae.objectives import shared
+from icvae.settings import Setting
+
+CONTINUOUS_DIM = Setting('continuous_dim', 10, 'D, the dimensions of the continuous code z '
+                         '(IMAE Table 1: 10).', check=settings_lib.at_least(1),
+                         architecture=True)
+BETA = Setting('beta', 1.0, 'beta: the weight of the regulariser (IMAE Figure 1 and eq. 10).',
+               check=settings_lib.non_negative)
+TEMPERATURE = Setting('temperature', 0.67, 'Gumbel-softmax temperature of the y fed to the '
+                      'decoder in training (JointVAE: 0.67).', check=settings_lib.positive)
+TEMPERATURE_FINAL = Setting('temperature_final', 0.0, 'If > 0, anneal the temperature '
+                            'geometrically to this value over --temperature_anneal_steps.',
+                            check=settings_lib.non_negative, inert=0.0)
+TEMPERATURE_ANNEAL_STEPS = Setting('temperature_anneal_steps', 0, 'Optimiser steps of the '
+                                   'temperature anneal.', check=settings_lib.at_least(0),
+                                   inert=0)
+SETTINGS = (shared.NUM_CATEGORIES, CONTINUOUS_DIM, BETA, TEMPERATURE, TEMPERATURE_FINAL,
+            TEMPERATURE_ANNEAL_STEPS) + shared.VAT_SETTINGS
+REPORT_SECTIONS = ('clustering', 'codes')
+
+
+def temperature_at(step, initial, final=0.0, anneal_steps=0):
+  """tau(t) of the module docstring: `initial` when final is 0 or anneal_steps is 0."""
+  if not final or not anneal_steps:
+    return jnp.asarray(initial, jnp.float32)
+  fraction = jnp.minimum(jnp.asarray(step, jnp.float32) / anneal_steps, 1.0)
+  return initial * (final / initial) ** fraction
+
+
+def code_statistics(posterior, z):
+  """Every minibatch statistic the four objectives are written in, nats, batch means.
+
+  Args:
+    posterior: `losses.JointPosterior` of the batch ((B, K) logits, (B, D) mean, logvar).
+    z: (B, D) one sample z_b ~ q(z|x_b).
+
+  Returns:
+    dict with
+    - 'mutual_information_y' = 'entropy_y' - 'conditional_entropy_y': I(x;y) (eq. 7), with
+      H(y) of the batch-mean p(y) and the mean H(y|x);
+    - 'kl_y': mean_b KL(p(y|x_b) || uniform) = ② + ③ = log K - H(y|x);
+    - 'marginal_kl_y': KL(p(y) || uniform) = ③ = log K - H(y);
+    - 'kl_z': mean_b KL(q(z|x_b) || N(0, I)) = ④ + ⑤ (closed form);
+    - 'total_correlation': TC(z) = KL(p(z) || prod_k p(z_k)) (eq. 3);
+    - 'marginal_kl_z': sum_k KL(p(z_k) || N(0, 1)) (eq. 6);
+    - 'aggregate_kl_z': KL(p(z) || N(0, I)) = ⑤ = TC + sum_k KL(p(z_k) || N(0,1)) (the
+      minibatch estimates decompose exactly so).
+  """
+  num_categories = posterior.logits.shape[-1]
+  mutual_information, entropy_y, conditional_entropy = (
+      information.categorical_mutual_information(posterior.logits))
+  total_correlation = information.total_correlation(z, posterior.mean, posterior.logvar)
+  marginal_kl_z, _ = information.marginal_kl_to_normal(z, posterior.mean, posterior.logvar)
+  kl_z = jnp.mean(losses.gaussian_kl(posterior.mean, posterior.logvar, 0.0))
+  return {
+      'mutual_information_y': mutual_information,
+      'entropy_y': entropy_y,
+      'conditional_entropy_y': conditional_entropy,
+      'kl_y': math.log(num_categories) - conditional_entropy,
+      'marginal_kl_y': math.log(num_categories) - entropy_y,
+      'kl_z': kl_z,
+      'total_correlation': total_correlation,
+      'marginal_kl_z': marginal_kl_z,
+      'aggregate_kl_z': total_correlation + marginal_kl_z,
+  }
+
+
+@dataclasses.dataclass(frozen=True)
+class JointCodeObjective(objectives.Objective):
+  """Base of the joint-code objectives (module docstring); subclasses define `penalty`.
+
+  Attributes:
+    beta: the regulariser's weight.
+    temperature, temperature_final, temperature_anneal_steps: the Gumbel-softmax schedule.
+    vat_weight, vat_epsilon, vat_xi, vat_power_iterations: VAT on p(y|x)
+      (`objectives.shared`).
+    likelihood: of the pixels given the decoder's output (Bernoulli, Table 1's sigmoid).
+  """
+  beta: float = 1.0
+  temperature: float = 0.67
+  temperature_final: float = 0.0
+  temperature_anneal_steps: int = 0
+  vat_weight: float = 0.0
+  vat_epsilon: float = 1.0
+  vat_xi: float = 10.0
+  vat_power_iterations: int = 1
+  likelihood: Any = 'bernoulli'
+
+  def __post_init__(self):
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+          not math.isfinite(value) or value < 0):
+        raise settings_lib.SettingError(
+            f'--{field.name}={value}: must be a finite number >= 0.')
+    for name in ('temperature', 'vat_epsilon', 'vat_xi'):
+      if not getattr(self, name) > 0:
+        raise settings_lib.SettingError(f'--{name}={getattr(self, name)}: must be > 0.')
+    object.__setattr__(self, 'likelihood', likelihoods.get(self.likelihood))
+
+  def penalty(self, stats, step):
+    """(scalar added to the loss, dict of extra terms to log) from `code_statistics`."""
+    raise NotImplementedError
+
+  def loss(self, networks, batch, key, step):
+    encode_key, z_key, y_key, vat_key = jax.random.split(key, 4)
+    posterior = networks.encode(batch, encode_key)
+    z = losses.reparameterize(z_key, posterior.mean, posterior.logvar)
+    temperature = temperature_at(step, self.temperature, self.temperature_final,
+                                 self.temperature_anneal_steps)
+    y = losses.gumbel_softmax_sample(y_key, posterior.logits, temperature)
+    reconstruction = jnp.mean(self.likelihood.log_prob(batch, networks.decode(y, z)))
+    stats = code_statistics(posterior, z)
+    penalty, extra = self.penalty(stats, step)
+    loss = penalty - reconstruction
+    terms = dict(stats, **extra, reconstruction=reconstruction, temperature=temperature)
+    if self.vat_weight:
+      weighted, smoothness = shared.vat_term(
+          self, vat_key, batch,
+          lambda x: networks.classify(x, encode_key, update_statistics=False),
+          clean_logits=posterior.logits)
+      loss = loss + weighted
+      terms['vat'] = smoothness
+    terms['loss'] = loss
+    return loss, terms
+
+  def evaluate(self, networks, batch, key):
+    """The statistics in evaluation mode (running averages), the penalty, and the
+    reconstruction of the deterministic code (log-likelihood and summed squared error)."""
+    posterior = networks.encode(batch)
+    z = losses.reparameterize(key, posterior.mean, posterior.logvar)
+    y = jax.nn.one_hot(jnp.argmax(posterior.logits, axis=-1), posterior.logits.shape[-1])
+    outputs = networks.decode(y, posterior.mean)
+    x = batch.reshape(outputs.shape)
+    reconstruction = jnp.mean(self.likelihood.log_prob(x, outputs))
+    mean_image = self.likelihood.mean(outputs)
+    squared_error = jnp.mean(jnp.sum(jnp.square(x - mean_image).reshape(x.shape[0], -1),
+                                     axis=-1))
+    stats = code_statistics(posterior, z)
+    penalty, extra = self.penalty(stats, jnp.asarray(jnp.iinfo(jnp.int32).max))
+    return dict(stats, **extra, reconstruction=reconstruction,
+                reconstruction_squared_error=squared_error, loss=penalty - reconstruction)
+
+  def cluster_logits(self, networks, batch):
+    return networks.classify(batch)
+
+
+def build_networks(config):
+  """IMAE Table 1: 784 -> 500 BN ReLU -> 500 BN ReLU -> (mu, log sigma^2 of z; logits of
+  y); (y, z) -> 500 -> 500 -> 784 (widths from --hidden_features)."""
+  width = config.hidden_features
+  return models.mlp_joint_code(num_categories=config.num_categories,
+                               latent_dim=config.continuous_dim, hidden_sizes=(width, width),
+                               seed=config.seed)
+
+
+def objective_options(config):
+  """The `JointCodeObjective` fields every joint-code family reads from a run config."""
+  return dict(beta=config.beta, temperature=config.temperature,
+              temperature_final=config.temperature_final,
+              temperature_anneal_steps=config.temperature_anneal_steps,
+              likelihood=config.likelihood, **shared.vat_options(config))
+
+
+def validate(values):
+  """Checks across settings shared by the joint-code families."""
+  if values['dropout_rate'] not in (0.0, 0.25):  # 0.25: the general flag's default
+    raise settings_lib.SettingError(
+        f'--dropout_rate={values["dropout_rate"]}: the Table 1 networks of --model='
+        f'{values["model"]} have batch norm and no dropout; drop the flag.')
+  if values['compute_dtype'] != 'float32':
+    raise settings_lib.SettingError(
+        f'--compute_dtype={values["compute_dtype"]}: --model={values["model"]} computes in '
+        'float32 only; drop the flag.')
+  if values['num_categories'] < 2:
+    raise settings_lib.SettingError(f'--num_categories={values["num_categories"]}: need at '
+                                    'least 2 categories.')
+  if bool(values['temperature_final']) != bool(values['temperature_anneal_steps']):
+    raise settings_lib.SettingError(
+        f'--temperature_final={values["temperature_final"]} and '
+        f'--temperature_anneal_steps={values["temperature_anneal_steps"]}: an anneal needs '
+        'both (> 0), a constant temperature neither.')
+  return values
+
+
+def family(name, description, settings, build_objective, validate_more=None):
+  """A `ModelFamily` for a joint-code objective: Table 1 networks, the shared settings plus
+  `settings`, the 'clustering' and 'codes' report sections and `figures.joint_code_figures`."""
+  def check(values):
+    values = validate(values)
+    return validate_more(values) if validate_more else values
+  return objectives.ModelFamily(
+      name=name, description=description, settings=SETTINGS + tuple(settings),
+      build_networks=build_networks, build_objective=build_objective, validate=check,
+      report_sections=REPORT_SECTIONS, figures='joint_code_figures', networks=('mlp',))

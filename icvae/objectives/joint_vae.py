@@ -1,0 +1,60 @@
+"""JointVAE (Dupont 2018, "Learning Disentangled Joint Continuous and Discrete
+Representations"): the KL terms of the ELBO pushed towards capacities that grow linearly,
+
+    loss = - E log q(x|y,z) + beta * |mean_b KL(p(y|x_b) || uniform) - C_y(t)|
+                            + beta * |mean_b KL(q(z|x_b) || N(0, I)) - C_z(t)|
+
+(IMAE Figure 1; Dupont's eq. 7 with his gamma written beta here), C(t) =
+`losses.linear_capacity(t, C_max, T)`. As in Dupont's code, C_y is capped at log K, the
+largest KL a K-way categorical can have from the uniform. Dupont's MNIST settings, the
+defaults of the flagfiles: gamma (beta) = 30, C_y and C_z up to 5 nats over 25,000 steps.
+"""
+
+import dataclasses
+import math
+
+from icvae import losses
+from icvae import objectives
+from icvae import settings as settings_lib
+from icvae.objectives import joint_code
+from icvae.settings import Setting
+
+CAPACITY_Y = Setting('capacity_y', 5.0, 'C_y max in nats (capped at log K; Dupont MNIST: 5).',
+                     check=settings_lib.non_negative)
+CAPACITY_Z = Setting('capacity_z', 5.0, 'C_z max in nats (Dupont MNIST: 5).',
+                     check=settings_lib.non_negative)
+CAPACITY_STEPS = Setting('capacity_steps', 25000, 'Optimiser steps over which the capacities '
+                         'grow linearly from 0 (Dupont MNIST: 25,000).',
+                         check=settings_lib.at_least(0))
+
+
+@dataclasses.dataclass(frozen=True)
+class JointVAE(joint_code.JointCodeObjective):
+  """JointVAE's objective (module docstring); num_categories K sets the cap log K."""
+  capacity_y: float = 5.0
+  capacity_z: float = 5.0
+  capacity_steps: int = 25000
+  num_categories: int = 10
+
+  def capacities(self, step):
+    """(C_y(t), C_z(t)) in nats."""
+    capacity_y = min(self.capacity_y, math.log(self.num_categories))
+    return (losses.linear_capacity(step, capacity_y, self.capacity_steps),
+            losses.linear_capacity(step, self.capacity_z, self.capacity_steps))
+
+  def penalty(self, stats, step):
+    capacity_y, capacity_z = self.capacities(step)
+    penalty = (losses.capacity_penalty(stats['kl_y'], capacity_y, self.beta)
+               + losses.capacity_penalty(stats['kl_z'], capacity_z, self.beta))
+    return penalty, {'capacity_y': capacity_y, 'capacity_z': capacity_z}
+
+
+def build_objective(config):
+  return JointVAE(capacity_y=config.capacity_y, capacity_z=config.capacity_z,
+                  capacity_steps=config.capacity_steps, num_categories=config.num_categories,
+                  **joint_code.objective_options(config))
+
+
+FAMILY = objectives.register(joint_code.family(
+    'joint_vae', 'JointVAE: the KL terms pushed towards linearly growing capacities (Dupont '
+    '2018; IMAE Figure 1)', (CAPACITY_Y, CAPACITY_Z, CAPACITY_STEPS), build_objective))
