@@ -3,7 +3,8 @@
 `image_grid` and `training_curves` draw numpy arrays and metrics files, for any model.
 `decode_mean` turns codes into the mean images of p(x|z). `categorical_figures` (the
 CatVAE paper's Figures 3 and 4, conditional samples, reconstructions) and
-`autoencoder_figures` (the AAE's samples and reconstructions) are the figure sets that model
+`autoencoder_figures` (the AAE's samples and reconstructions) and `joint_code_figures`
+(IMAE and its peers: samples per category, latent traversals, reconstructions) are the figure sets that model
 families name in their `ModelFamily.figures`; each writes PNGs with titles and labels,
 readable without the paper, and returns {figure name: file name}.
 """
@@ -11,6 +12,7 @@ readable without the paper, and returns {figure name: file name}.
 import json
 import pathlib
 
+import jax
 import jax.numpy as jnp
 import matplotlib
 
@@ -18,6 +20,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from icvae import information
 from icvae import likelihoods
 from icvae import priors
 
@@ -192,4 +195,59 @@ def autoencoder_figures(out, model, config, dataset, key):
   image_grid(out / names['reconstructions'],
              np.stack([np.asarray(x).reshape(10, -1), recon]),
              'Test images and their AAE reconstructions', ['original', 'reconstruction'])
+  return names
+
+
+def joint_code_figures(out, model, config, dataset, key):
+  """Figures of a model with a categorical y and a Gaussian z (`JointCodeAutoencoder`: IMAE
+  and its peers): samples per category, IMAE Figure 2's traversals of the three most
+  informative z_k, and reconstructions; returns {figure name: file name}.
+
+  Every image is the decoded mean of p(x|y, z) with y one-hot.
+  """
+  out = pathlib.Path(out)
+  likelihood = likelihoods.get(config.likelihood)
+  k, d = model.num_categories, model.latent_dim
+  eye = np.eye(k, dtype=np.float32)
+
+  def decode(y, z):
+    y, z = jnp.asarray(y, jnp.float32), jnp.asarray(z, jnp.float32)
+    means = np.asarray(likelihood.mean(model.decode(y, z)))
+    return means.reshape(*z.shape[:-1], -1)
+
+  names = {}
+  z = np.asarray(jax.random.normal(key, (k, 10, d)))
+  names['samples_per_category'] = 'samples_per_category.png'
+  image_grid(out / names['samples_per_category'],
+             decode(np.broadcast_to(eye[:, None], (k, 10, k)), z),
+             'Samples: y = one-hot category (rows), z ~ N(0, I) (decoded means)',
+             [f'y = {c}' for c in range(k)])
+  # IMAE Figure 2: each row starts from the code of a test image of that category.
+  x = jnp.asarray(config.view(dataset.test_images[:2000]))
+  posterior = model.encode(x)
+  categories = np.asarray(jnp.argmax(posterior.logits, -1))
+  means = np.asarray(posterior.mean)
+  information_bound = np.asarray(information.gaussian_mutual_information_bound(
+      posterior.mean, posterior.logvar))
+  starts = np.stack([means[np.flatnonzero(categories == c)[0]] if np.any(categories == c)
+                     else np.zeros(d, np.float32) for c in range(k)])
+  values = np.linspace(-2.0, 2.0, 9, dtype=np.float32)
+  for dim in np.argsort(-information_bound)[:3]:
+    codes = np.repeat(starts[:, None], len(values), axis=1)
+    codes[:, :, dim] = values[None, :]
+    name = f'traversal_z{dim}'
+    names[name] = f'{name}.png'
+    image_grid(out / names[name], decode(np.broadcast_to(eye[:, None], (k, 9, k)), codes),
+               f'z_{dim} from -2 to 2, I(x; z_{dim}) >= {information_bound[dim]:.2f} nats '
+               '(rows: y; other coordinates from a test image of that y)',
+               [f'y = {c}' for c in range(k)], [f'{v:.1f}' for v in values])
+  y = eye[categories[:20]]
+  recon = decode(y, means[:20])
+  flat = np.asarray(x[:20]).reshape(20, -1)
+  names['reconstructions'] = 'reconstructions.png'
+  image_grid(out / names['reconstructions'],
+             np.stack([flat[:10], recon[:10], flat[10:], recon[10:]]),
+             'Test images and their reconstructions (argmax y, mean z)',
+             ['original', 'reconstruction', 'original', 'reconstruction'],
+             [f'y={c}' for c in categories[:10]])
   return names

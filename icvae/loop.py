@@ -275,7 +275,8 @@ def _train_with_manager(config, dataset, mesh, workdir, manager, objective, grap
     write_atomically(workdir / 'config.json', json.dumps(config.to_dict(), indent=2) + '\n')
 
   state = train.replicate(state, mesh)
-  train_images = train.replicate(jnp.asarray(config.view(dataset.train_images)), mesh)
+  train_images = train.replicate(
+      objective.training_data(jnp.asarray(config.view(dataset.train_images))), mesh)
   test_images = train.replicate(jnp.asarray(config.view(dataset.test_images)), mesh)
   train_epoch = train.make_train_epoch(graphdef, optimizer, objective, config.batch_size,
                                        mesh, donate=False)

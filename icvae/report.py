@@ -5,6 +5,11 @@ sections that apply to a model are listed by its `ModelFamily.report_sections`:
 
 - 'clustering': Hungarian accuracy, many-to-one accuracy, NMI, ARI and cluster usage of the
   categorical code on train and test (`icvae.metrics`);
+- 'codes': I(x; y) of the categorical code on all test images (IMAE eq. 7 on the whole
+  set, with H(y) and H(y|x)); for a model whose `encode` gives a `losses.JointPosterior`,
+  also I(x; z_k) per dimension (IMAE Proposition 1: 0.5 log(1 + Var mu_k / E sigma_k^2), a
+  lower bound, exact for Gaussian means) and the total correlation TC(z) and marginal KLs,
+  minibatch estimates (appendix B) averaged over test batches of --eval_batch_size;
 - 'information': the information cross-entropy of section 10, proper and as published, on
   `num_generated` samples of the prior (`evaluation.information_cross_entropies`);
 - 'iwae': the importance-weighted bound with S = `iwae_samples`;
@@ -34,7 +39,9 @@ from icvae import checkpoints
 from icvae import data as data_lib
 from icvae import evaluation
 from icvae import figures
+from icvae import information
 from icvae import loop
+from icvae import losses
 from icvae import metrics as metrics_lib
 from icvae import priors
 from icvae import train
@@ -125,6 +132,7 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   with_bound = 'iwae' in sections
   with_errors = with_bound or 'reconstruction' in sections
   stages = _Stages(['test_terms_and_clustering']
+                   + ['codes'] * ('codes' in sections)
                    + ['information'] * ('information' in sections)
                    + ['bounds_and_reconstructions'] * with_errors
                    + ['parzen'] * ('parzen' in sections) + ['figures'])
@@ -153,6 +161,9 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
                                                 dataset.test_labels, num_clusters)}
 
   stages.run('test_terms_and_clustering', test_terms_and_clustering)
+  if 'codes' in sections:
+    report['codes'] = stages.run('codes', code_information, model, objective, test_images,
+                                 config.eval_batch_size, keys['info'])
   if 'information' in sections:
     report['information_cross_entropy'] = stages.run(
         'information', evaluation.information_cross_entropies, keys['info'], model.decode,
@@ -170,6 +181,44 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   _write_report(out, report)
   log.info('evaluation of %s (epoch %d) written to %s', workdir, loaded.epoch, out)
   return report
+
+
+def code_information(model, objective, images, batch_size, key):
+  """The 'codes' section (module docstring) of `model` on `images`, a dict of floats and
+  per-dimension lists (nats)."""
+  chunks = range(0, len(images), batch_size)
+  cluster_logits = jax.jit(lambda x: objective.cluster_logits(model, x))
+  logits = jnp.concatenate([cluster_logits(images[i:i + batch_size]) for i in chunks])
+  mutual_information, entropy_y, conditional_entropy = (
+      information.categorical_mutual_information(logits))
+  result = {'mutual_information_y': float(mutual_information), 'entropy_y': float(entropy_y),
+            'conditional_entropy_y': float(conditional_entropy),
+            'log_num_categories': math.log(logits.shape[-1])}
+  posterior = jax.eval_shape(model.encode, images[:1])
+  if not isinstance(posterior, losses.JointPosterior):
+    return result
+
+  @jax.jit
+  def batch_statistics(x, key):
+    posterior = model.encode(x)
+    z = losses.reparameterize(key, posterior.mean, posterior.logvar)
+    _, marginal_kl = information.marginal_kl_to_normal(z, posterior.mean, posterior.logvar)
+    return (posterior.mean, posterior.logvar,
+            information.total_correlation(z, posterior.mean, posterior.logvar), marginal_kl)
+
+  outputs = [batch_statistics(images[i:i + batch_size], jax.random.fold_in(key, i))
+             for i in chunks if i + batch_size <= len(images)]  # equal batches only
+  means = jnp.concatenate([o[0] for o in outputs])
+  logvars = jnp.concatenate([o[1] for o in outputs])
+  per_dimension = information.gaussian_mutual_information_bound(means, logvars)
+  result.update({
+      'mutual_information_z': [float(v) for v in per_dimension],
+      'mutual_information_z_total': float(jnp.sum(per_dimension)),
+      'informative_dimensions': int(jnp.sum(per_dimension > 0.1)),
+      'total_correlation': float(np.mean([float(o[2]) for o in outputs])),
+      'marginal_kl_z': np.mean([np.asarray(o[3]) for o in outputs], axis=0).tolist(),
+      'batch_size': batch_size})
+  return result
 
 
 def _write_report(out, report):

@@ -148,6 +148,9 @@ def replicate(tree, mesh):
 def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate=True):
   """Builds train_epoch(state, images, key, epoch) -> (state, metrics): one jitted call.
 
+  `images` is the array of training examples, or a dict of per-example arrays
+  (`Objective.training_data`), batched together.
+
   The images stay on the devices (replicated); each epoch draws a permutation from
   fold_in(key, epoch), drops the last partial batch, and runs every step in one `lax.scan`,
   each batch sharded over the mesh's 'data' axis (data parallel; XLA inserts the gradient
@@ -167,12 +170,14 @@ def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate
 
   def train_epoch(state, images, key, epoch):
     permutation_key, step_key = jax.random.split(key)
-    num_steps = images.shape[0] // batch_size
-    order = jax.random.permutation(jax.random.fold_in(permutation_key, epoch), images.shape[0])
+    count = jax.tree.leaves(images)[0].shape[0]
+    num_steps = count // batch_size
+    order = jax.random.permutation(jax.random.fold_in(permutation_key, epoch), count)
     order = order[:num_steps * batch_size].reshape(num_steps, batch_size)
 
     def body(state, indices):
-      batch = jax.lax.with_sharding_constraint(images[indices], batch_sharding)
+      batch = jax.lax.with_sharding_constraint(jax.tree.map(lambda a: a[indices], images),
+                                               batch_sharding)
       return train_step(state, batch, step_key)
 
     state, metrics = jax.lax.scan(body, state, order)

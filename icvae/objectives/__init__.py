@@ -10,6 +10,9 @@ An **objective** is a frozen dataclass whose fields are its weights and static c
   `key` drives only Monte Carlo draws);
 - `cluster_logits(networks, batch)` -> (B, K) logits of the categorical code, or None for a
   model without one;
+- `training_data(images)` -> what the training loop batches: the (N, *event) images
+  themselves (default), or a dict of per-example arrays with N rows (e.g. IMSAT's
+  per-example VAT radius), whose batches `loss` then receives as the same dict;
 - `parameter_groups()` -> None (one optimiser for every parameter) or a dict
   {group name: predicate(path) -> bool} over the parameters' paths: the loop then gives each
   group its own optimiser (`icvae.train.make_optimizer`), as the AAE's two players have.
@@ -61,6 +64,10 @@ class Objective:
   def parameter_groups(self):
     """None: one optimiser for all parameters; or {group: predicate(path tuple) -> bool}."""
     return None
+
+  def training_data(self, images):
+    """What the loop batches for `loss`: `images` (default) or a dict of (N, ...) arrays."""
+    return images
 
 
 @dataclasses.dataclass(frozen=True)

@@ -259,7 +259,7 @@ def build_objective(config, beta_info=None):
 
 _SHARED = (NUM_CATEGORIES, DELTA, LATENT_DIM, PRIOR_SCALE, LEARNED_PRIOR, BETA_CONT, BETA_CAT,
            RECONSTRUCTION) + shared.VAT_SETTINGS
-_SECTIONS = ('clustering', 'information', 'iwae', 'reconstruction', 'parzen')
+_SECTIONS = ('clustering', 'codes', 'information', 'iwae', 'reconstruction', 'parzen')
 
 CATVAE = objectives.register(objectives.ModelFamily(
     name='catvae',

@@ -28,7 +28,9 @@ Choices (the paper leaves them open):
 """
 
 import dataclasses
+import logging
 import math
+import time
 from typing import Any
 
 import jax
@@ -40,6 +42,7 @@ from icvae import losses
 from icvae import models
 from icvae import objectives
 from icvae import settings as settings_lib
+from icvae import vat
 from icvae.objectives import shared
 from icvae.settings import Setting
 
@@ -56,8 +59,13 @@ TEMPERATURE_FINAL = Setting('temperature_final', 0.0, 'If > 0, anneal the temper
 TEMPERATURE_ANNEAL_STEPS = Setting('temperature_anneal_steps', 0, 'Optimiser steps of the '
                                    'temperature anneal.', check=settings_lib.at_least(0),
                                    inert=0)
+VAT_EPSILON_NEIGHBOUR = Setting('vat_epsilon_neighbour', 0, "If k > 0, each training "
+                               "image's VAT radius is --vat_epsilon times its distance to "
+                               "its k-th nearest training image (IMSAT: k = 10, "
+                               "--vat_epsilon=0.25); 0: the radius is --vat_epsilon.",
+                               check=settings_lib.at_least(0), inert=0)
 SETTINGS = (shared.NUM_CATEGORIES, CONTINUOUS_DIM, BETA, TEMPERATURE, TEMPERATURE_FINAL,
-            TEMPERATURE_ANNEAL_STEPS) + shared.VAT_SETTINGS
+            TEMPERATURE_ANNEAL_STEPS) + shared.VAT_SETTINGS + (VAT_EPSILON_NEIGHBOUR,)
 REPORT_SECTIONS = ('clustering', 'codes')
 
 
@@ -116,6 +124,9 @@ class JointCodeObjective(objectives.Objective):
     temperature, temperature_final, temperature_anneal_steps: the Gumbel-softmax schedule.
     vat_weight, vat_epsilon, vat_xi, vat_power_iterations: VAT on p(y|x)
       (`objectives.shared`).
+    vat_epsilon_neighbour: k > 0 makes the VAT radius per example, vat_epsilon times the
+      distance to the k-th nearest training image (IMSAT's adaptive radius; computed once
+      by `training_data`, `vat.nearest_neighbour_distances`).
     likelihood: of the pixels given the decoder's output (Bernoulli, Table 1's sigmoid).
   """
   beta: float = 1.0
@@ -126,6 +137,7 @@ class JointCodeObjective(objectives.Objective):
   vat_epsilon: float = 1.0
   vat_xi: float = 10.0
   vat_power_iterations: int = 1
+  vat_epsilon_neighbour: int = 0
   likelihood: Any = 'bernoulli'
 
   def __post_init__(self):
@@ -144,14 +156,33 @@ class JointCodeObjective(objectives.Objective):
     """(scalar added to the loss, dict of extra terms to log) from `code_statistics`."""
     raise NotImplementedError
 
+  def training_data(self, images):
+    """The images, with each one's VAT radius when `vat_epsilon_neighbour` > 0."""
+    if not (self.vat_weight and self.vat_epsilon_neighbour):
+      return images
+    started = time.time()
+    distances = vat.nearest_neighbour_distances(images, self.vat_epsilon_neighbour)
+    logging.getLogger('icvae').info(
+        'VAT radius: %g x the distance to the %d-th nearest training image (mean %.3f, '
+        'range %.3f..%.3f), computed in %.0f s', self.vat_epsilon,
+        self.vat_epsilon_neighbour, float(distances.mean()), float(distances.min()),
+        float(distances.max()), time.time() - started)
+    radius = self.vat_epsilon * distances
+    return {'images': images, 'vat_epsilon': radius.reshape((-1,) + (1,) * (images.ndim - 1))}
+
   def loss(self, networks, batch, key, step):
+    if isinstance(batch, dict):
+      batch, epsilon = batch['images'], batch['vat_epsilon']
+    else:
+      epsilon = self.vat_epsilon
     encode_key, z_key, y_key, vat_key = jax.random.split(key, 4)
     posterior = networks.encode(batch, encode_key)
     z = losses.reparameterize(z_key, posterior.mean, posterior.logvar)
     temperature = temperature_at(step, self.temperature, self.temperature_final,
                                  self.temperature_anneal_steps)
     y = losses.gumbel_softmax_sample(y_key, posterior.logits, temperature)
-    reconstruction = jnp.mean(self.likelihood.log_prob(batch, networks.decode(y, z)))
+    reconstruction = jnp.mean(self.likelihood.log_prob(networks.decode(y, z), batch,
+                                                        batch.ndim - 1))
     stats = code_statistics(posterior, z)
     penalty, extra = self.penalty(stats, step)
     loss = penalty - reconstruction
@@ -160,7 +191,7 @@ class JointCodeObjective(objectives.Objective):
       weighted, smoothness = shared.vat_term(
           self, vat_key, batch,
           lambda x: networks.classify(x, encode_key, update_statistics=False),
-          clean_logits=posterior.logits)
+          clean_logits=posterior.logits, epsilon=epsilon)
       loss = loss + weighted
       terms['vat'] = smoothness
     terms['loss'] = loss
@@ -174,7 +205,7 @@ class JointCodeObjective(objectives.Objective):
     y = jax.nn.one_hot(jnp.argmax(posterior.logits, axis=-1), posterior.logits.shape[-1])
     outputs = networks.decode(y, posterior.mean)
     x = batch.reshape(outputs.shape)
-    reconstruction = jnp.mean(self.likelihood.log_prob(x, outputs))
+    reconstruction = jnp.mean(self.likelihood.log_prob(outputs, x, x.ndim - 1))
     mean_image = self.likelihood.mean(outputs)
     squared_error = jnp.mean(jnp.sum(jnp.square(x - mean_image).reshape(x.shape[0], -1),
                                      axis=-1))
@@ -201,7 +232,8 @@ def objective_options(config):
   return dict(beta=config.beta, temperature=config.temperature,
               temperature_final=config.temperature_final,
               temperature_anneal_steps=config.temperature_anneal_steps,
-              likelihood=config.likelihood, **shared.vat_options(config))
+              likelihood=config.likelihood,
+              vat_epsilon_neighbour=config.vat_epsilon_neighbour, **shared.vat_options(config))
 
 
 def validate(values):
@@ -217,6 +249,10 @@ def validate(values):
   if values['num_categories'] < 2:
     raise settings_lib.SettingError(f'--num_categories={values["num_categories"]}: need at '
                                     'least 2 categories.')
+  if values['vat_epsilon_neighbour'] and not values['vat_weight']:
+    raise settings_lib.SettingError(
+        f'--vat_epsilon_neighbour={values["vat_epsilon_neighbour"]} sets the VAT radius, '
+        'but VAT is off (--vat_weight=0): set --vat_weight > 0 or drop the flag.')
   if bool(values['temperature_final']) != bool(values['temperature_anneal_steps']):
     raise settings_lib.SettingError(
         f'--temperature_final={values["temperature_final"]} and '

@@ -38,14 +38,16 @@ def vat_options(config):
   return {s.name: config.get(s.name, s.default) for s in VAT_SETTINGS}
 
 
-def vat_term(objective, key, x, logits_fn, clean_logits=None):
-  """objective.vat_weight * VAT(x) and the unweighted VAT KL (0 and 0 when off).
+def vat_term(objective, key, x, logits_fn, clean_logits=None, epsilon=None):
+  """objective.vat_weight * VAT(x) and the unweighted VAT KL ((0, None) when off).
 
-  `objective` has the fields of `vat_options`; `logits_fn(x)` must be the same function in
-  every call (fixed dropout keys; batch-norm statistics restored by the caller).
+  `objective` has the fields of `vat_options`; `logits_fn(x)` must be the same pure
+  function in every call (fixed dropout keys; no batch-norm updates). `epsilon` overrides
+  objective.vat_epsilon (e.g. per example, shaped (B, 1, ...)).
   """
   if objective.vat_weight == 0:
     return 0.0, None
-  smoothness = vat.vat_loss(key, x, logits_fn, objective.vat_epsilon, objective.vat_xi,
-                            objective.vat_power_iterations, clean_logits)
+  smoothness = vat.vat_loss(key, x, logits_fn,
+                            objective.vat_epsilon if epsilon is None else epsilon,
+                            objective.vat_xi, objective.vat_power_iterations, clean_logits)
   return objective.vat_weight * smoothness, smoothness
