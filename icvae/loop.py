@@ -247,14 +247,26 @@ def _train_locked(config, dataset, mesh, workdir):
   train_key, eval_key = jax.random.split(key)
   train_key = train.replicate(train_key, mesh)
 
+  restored = None
+  if config.restore_from and not _has_checkpoints(workdir / 'checkpoints'):
+    # Checked before the checkpoints folder is made: a refusal leaves nothing behind.
+    restored = checkpoints.restore_parameters(config.restore_from,
+                                              checkpoints.abstract(state), config)
   # Closing the manager waits for the saves in flight, however training ends.
   with checkpoints.manager(workdir / 'checkpoints', config.checkpoint_every) as manager:
     return _train_with_manager(config, dataset, mesh, workdir, manager, objective, graphdef,
-                               state, optimizer, key, train_key, eval_key)
+                               state, restored, optimizer, key, train_key, eval_key)
+
+
+def _has_checkpoints(directory):
+  if not directory.is_dir():
+    return False
+  with checkpoints.manager(directory, create=False) as existing:
+    return existing.latest_step() is not None
 
 
 def _train_with_manager(config, dataset, mesh, workdir, manager, objective, graphdef, state,
-                        optimizer, key, train_key, eval_key):
+                        restored, optimizer, key, train_key, eval_key):
   start_epoch = manager.latest_step() or 0
   if start_epoch:
     state, _ = checkpoints.restore_checked(manager, start_epoch, checkpoints.abstract(state),
@@ -264,9 +276,8 @@ def _train_with_manager(config, dataset, mesh, workdir, manager, objective, grap
                workdir, start_epoch, config.num_epochs)
     else:
       log.info('resuming %s from epoch %d of %d', workdir, start_epoch, config.num_epochs)
-  elif config.restore_from:
-    state = checkpoints.restore_parameters(config.restore_from, checkpoints.abstract(state),
-                                           config)
+  elif restored is not None:
+    state = restored
     log.info('starting a new run in %s from the parameters of %s', workdir,
              config.restore_from)
   else:

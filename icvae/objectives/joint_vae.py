@@ -5,13 +5,15 @@ Representations"): the KL terms of the ELBO pushed towards capacities that grow 
                             + beta * |mean_b KL(q(z|x_b) || N(0, I)) - C_z(t)|
 
 (IMAE Figure 1; Dupont's eq. 7 with his gamma written beta here), C(t) =
-`losses.linear_capacity(t, C_max, T)`. As in Dupont's code, C_y is capped at log K, the
-largest KL a K-way categorical can have from the uniform. Dupont's MNIST settings, the
+`losses.linear_capacity(t, C_max, T)`. As in Dupont's code, C_y grows at the rate C_max / T
+and is then clipped at log K, the largest KL a K-way categorical can have from the uniform. Dupont's MNIST settings, the
 defaults of the flagfiles: gamma (beta) = 30, C_y and C_z up to 5 nats over 25,000 steps.
 """
 
 import dataclasses
 import math
+
+import jax.numpy as jnp
 
 from icvae import losses
 from icvae import objectives
@@ -38,8 +40,8 @@ class JointVAE(joint_code.JointCodeObjective):
 
   def capacities(self, step):
     """(C_y(t), C_z(t)) in nats."""
-    capacity_y = min(self.capacity_y, math.log(self.num_categories))
-    return (losses.linear_capacity(step, capacity_y, self.capacity_steps),
+    capacity_y = losses.linear_capacity(step, self.capacity_y, self.capacity_steps)
+    return (jnp.minimum(capacity_y, math.log(self.num_categories)),
             losses.linear_capacity(step, self.capacity_z, self.capacity_steps))
 
   def penalty(self, stats, step):
