@@ -33,6 +33,10 @@ COLUMNS = (
     ('test ELBO', lambda r: r['test']['elbo'], '{:.1f}'),
     ('test IWAE', lambda r: r['test']['iwae_bound'], '{:.1f}'),
     ('recon sq. err.', lambda r: r['test']['reconstruction_squared_error'], '{:.2f}'),
+    ('I(x;y)', lambda r: r['codes']['mutual_information_y'], '{:.3f}'),
+    ('sum I(x;z_k)', lambda r: r['codes']['mutual_information_z_total'], '{:.2f}'),
+    ('TC(z)', lambda r: r['codes']['total_correlation'], '{:.3f}'),
+    ('test recon LL', lambda r: r['codes'] and r['test']['reconstruction'], '{:.1f}'),
 )
 
 
@@ -62,12 +66,16 @@ def cell(values, fmt):
 
 
 def table(groups):
-  header = ['run (flagfile)', 'seeds', 'epochs'] + [name for name, _, _ in COLUMNS]
+  """The markdown table; a column no group has a value for is left out."""
+  cells = {name: [cell([_get(get, r) for r in reports], fmt) for _, get, fmt in COLUMNS]
+           for name, reports in groups.items()}
+  kept = [i for i in range(len(COLUMNS)) if any(row[i] != '–' for row in cells.values())]
+  header = ['run (flagfile)', 'seeds', 'epochs'] + [COLUMNS[i][0] for i in kept]
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   for name, reports in sorted(groups.items()):
     epochs = sorted({r['epoch'] for r in reports})
     row = [name, str(len(reports)), '/'.join(map(str, epochs))]
-    row += [cell([_get(get, r) for r in reports], fmt) for _, get, fmt in COLUMNS]
+    row += [cells[name][i] for i in kept]
     lines.append('| ' + ' | '.join(row) + ' |')
   return '\n'.join(lines)
 
