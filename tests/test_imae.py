@@ -250,3 +250,15 @@ def test_imae_refuses_the_checkpoint_of_another_model(tmp_path):
     icvae.train_and_evaluate(config, dataset)
   assert sorted(str(p) for p in (tmp_path / 'cat').rglob('*')) == before
   assert not (tmp_path / 'imae' / 'checkpoints').exists()
+
+
+@pytest.mark.parametrize('model', ['infocatvae', 'imae'])
+def test_per_example_vat_radius_is_epsilon_times_the_kth_neighbour_distance(model):
+  config = icvae.RunConfig(model=model, vat_weight=1.0, vat_epsilon=0.25,
+                           vat_epsilon_neighbour=5)
+  images = np.random.default_rng(1).uniform(size=(300, 784)).astype(np.float32)
+  data = config.build_objective().training_data(jnp.asarray(images))
+  want = 0.25 * NearestNeighbors(n_neighbors=6).fit(images).kneighbors(images)[0][:, 5]
+  np.testing.assert_allclose(np.asarray(data['vat_epsilon'])[:, 0], want, rtol=1e-4)
+  np.testing.assert_array_equal(np.asarray(data['images']), images)
+  assert icvae.RunConfig(model=model).build_objective().training_data(images) is images

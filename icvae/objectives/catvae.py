@@ -134,7 +134,8 @@ class InfoCatVAE(objectives.Objective):
     likelihood: an `icvae.likelihoods` object or name.
     num_info_samples: generated images per step for the information term (None: batch).
     stratified_info: equal label counts in the information term.
-    vat_weight, vat_epsilon, vat_xi, vat_power_iterations: virtual adversarial training on
+    vat_weight, vat_epsilon, vat_xi, vat_power_iterations, vat_epsilon_neighbour: virtual
+      adversarial training on
       q(c|x) (IMAE eq. 11; `objectives.shared.vat_term`), an addition to the paper; the
       perturbed pass uses the same dropout masks as the clean one. 0 weight: off, and the
       random draws are those of a run without it.
@@ -153,6 +154,7 @@ class InfoCatVAE(objectives.Objective):
   vat_epsilon: float = 1.0
   vat_xi: float = 10.0
   vat_power_iterations: int = 1
+  vat_epsilon_neighbour: int = 0
 
   def __post_init__(self):
     for name in ('beta_cont', 'beta_cat', 'beta_info', 'vat_weight'):
@@ -181,8 +183,12 @@ class InfoCatVAE(objectives.Objective):
         likelihood=self.likelihood, num_info_samples=self.num_info_samples,
         stratified_info=self.stratified_info, compute_information=compute_information)
 
+  def training_data(self, images):
+    return shared.vat_training_data(self, images)
+
   def loss(self, networks, batch, key, step):
     del step  # no schedule
+    batch, epsilon = shared.vat_batch(self, batch)
     if not self.vat_weight:
       return self._loss(networks, batch, key, training=True,
                         reconstruction=self.reconstruction, compute_information=None)
@@ -190,7 +196,8 @@ class InfoCatVAE(objectives.Objective):
     loss, terms = self._loss(networks, batch, key, training=True,
                              reconstruction=self.reconstruction, compute_information=None)
     penalty, smoothness = shared.vat_term(
-        self, vat_key, batch, lambda images: networks.classify(images, dropout_key))
+        self, vat_key, batch, lambda images: networks.classify(images, dropout_key),
+        epsilon=epsilon)
     loss = loss + penalty
     return loss, dict(terms, vat=smoothness, loss=loss)
 
@@ -205,6 +212,7 @@ class InfoCatVAE(objectives.Objective):
 
 def _validate(values):
   """Cross-setting checks and the --latent_dim spelling of delta."""
+  shared.validate_vat(values)
   if values['network'] == 'gru':
     if values['dropout_rate'] not in (0.0, 0.25):  # 0.25: the flag's default, for the MLP
       raise settings_lib.SettingError(

@@ -28,9 +28,7 @@ Choices (the paper leaves them open):
 """
 
 import dataclasses
-import logging
 import math
-import time
 from typing import Any
 
 import jax
@@ -42,7 +40,6 @@ from icvae import losses
 from icvae import models
 from icvae import objectives
 from icvae import settings as settings_lib
-from icvae import vat
 from icvae.objectives import shared
 from icvae.settings import Setting
 
@@ -59,13 +56,8 @@ TEMPERATURE_FINAL = Setting('temperature_final', 0.0, 'If > 0, anneal the temper
 TEMPERATURE_ANNEAL_STEPS = Setting('temperature_anneal_steps', 0, 'Optimiser steps of the '
                                    'temperature anneal.', check=settings_lib.at_least(0),
                                    inert=0)
-VAT_EPSILON_NEIGHBOUR = Setting('vat_epsilon_neighbour', 0, "If k > 0, each training "
-                               "image's VAT radius is --vat_epsilon times its distance to "
-                               "its k-th nearest training image (IMSAT: k = 10, "
-                               "--vat_epsilon=0.25); 0: the radius is --vat_epsilon.",
-                               check=settings_lib.at_least(0), inert=0)
 SETTINGS = (shared.NUM_CATEGORIES, CONTINUOUS_DIM, BETA, TEMPERATURE, TEMPERATURE_FINAL,
-            TEMPERATURE_ANNEAL_STEPS) + shared.VAT_SETTINGS + (VAT_EPSILON_NEIGHBOUR,)
+            TEMPERATURE_ANNEAL_STEPS) + shared.VAT_SETTINGS
 REPORT_SECTIONS = ('clustering', 'codes')
 
 
@@ -158,23 +150,10 @@ class JointCodeObjective(objectives.Objective):
 
   def training_data(self, images):
     """The images, with each one's VAT radius when `vat_epsilon_neighbour` > 0."""
-    if not (self.vat_weight and self.vat_epsilon_neighbour):
-      return images
-    started = time.time()
-    distances = vat.nearest_neighbour_distances(images, self.vat_epsilon_neighbour)
-    logging.getLogger('icvae').info(
-        'VAT radius: %g x the distance to the %d-th nearest training image (mean %.3f, '
-        'range %.3f..%.3f), computed in %.0f s', self.vat_epsilon,
-        self.vat_epsilon_neighbour, float(distances.mean()), float(distances.min()),
-        float(distances.max()), time.time() - started)
-    radius = self.vat_epsilon * distances
-    return {'images': images, 'vat_epsilon': radius.reshape((-1,) + (1,) * (images.ndim - 1))}
+    return shared.vat_training_data(self, images)
 
   def loss(self, networks, batch, key, step):
-    if isinstance(batch, dict):
-      batch, epsilon = batch['images'], batch['vat_epsilon']
-    else:
-      epsilon = self.vat_epsilon
+    batch, epsilon = shared.vat_batch(self, batch)
     encode_key, z_key, y_key, vat_key = jax.random.split(key, 4)
     posterior = networks.encode(batch, encode_key)
     z = losses.reparameterize(z_key, posterior.mean, posterior.logvar)
@@ -232,8 +211,7 @@ def objective_options(config):
   return dict(beta=config.beta, temperature=config.temperature,
               temperature_final=config.temperature_final,
               temperature_anneal_steps=config.temperature_anneal_steps,
-              likelihood=config.likelihood,
-              vat_epsilon_neighbour=config.vat_epsilon_neighbour, **shared.vat_options(config))
+              likelihood=config.likelihood, **shared.vat_options(config))
 
 
 def validate(values):
@@ -242,6 +220,7 @@ def validate(values):
     raise settings_lib.SettingError(
         f'--dropout_rate={values["dropout_rate"]}: the Table 1 networks of --model='
         f'{values["model"]} have batch norm and no dropout; drop the flag.')
+  shared.validate_vat(values)
   if values['compute_dtype'] != 'float32':
     raise settings_lib.SettingError(
         f'--compute_dtype={values["compute_dtype"]}: --model={values["model"]} computes in '
@@ -249,10 +228,6 @@ def validate(values):
   if values['num_categories'] < 2:
     raise settings_lib.SettingError(f'--num_categories={values["num_categories"]}: need at '
                                     'least 2 categories.')
-  if values['vat_epsilon_neighbour'] and not values['vat_weight']:
-    raise settings_lib.SettingError(
-        f'--vat_epsilon_neighbour={values["vat_epsilon_neighbour"]} sets the VAT radius, '
-        'but VAT is off (--vat_weight=0): set --vat_weight > 0 or drop the flag.')
   if bool(values['temperature_final']) != bool(values['temperature_anneal_steps']):
     raise settings_lib.SettingError(
         f'--temperature_final={values["temperature_final"]} and '
