@@ -1,0 +1,46 @@
+"""experiments.beta_sweep: which runs it trains, and the table and figure it draws from them."""
+
+import json
+
+import numpy as np
+
+from experiments import beta_sweep
+
+
+def _write_run(folder, model, beta, seed, accuracy, epochs=3):
+  workdir = beta_sweep.workdir(folder, model, beta, seed)
+  workdir.mkdir(parents=True)
+  records = [{'epoch': e, 'test/clustering_accuracy': accuracy * e / epochs,
+              'test/mutual_information_y': 2.0, 'test/reconstruction': -100.0 - beta}
+             for e in range(1, epochs + 1)]
+  (workdir / 'metrics.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in records))
+
+
+def test_only_runs_trained_to_the_requested_epochs_count(tmp_path):
+  _write_run(tmp_path, 'imae', 1.0, 0, 0.9)
+  assert beta_sweep.final_record(beta_sweep.workdir(tmp_path, 'imae', 1.0, 0), 3)[
+      'test/clustering_accuracy'] == 0.9
+  assert beta_sweep.final_record(beta_sweep.workdir(tmp_path, 'imae', 1.0, 0), 5) is None
+  assert beta_sweep.final_record(tmp_path / 'absent', 3) is None
+
+
+def test_table_and_figure_average_over_seeds(tmp_path):
+  for seed, accuracy in enumerate([0.6, 0.8]):
+    _write_run(tmp_path, 'imae', 10.0, seed, accuracy)
+  _write_run(tmp_path, 'beta_vae', 10.0, 0, 0.3)
+  found = beta_sweep.collect(tmp_path, ['imae', 'beta_vae'], [1.0, 10.0], [0, 1], 3)
+  assert found['imae'][1.0] == [] and len(found['imae'][10.0]) == 2
+  text = beta_sweep.table(found, [1.0, 10.0])
+  rows = [line for line in text.splitlines() if line.startswith('| IMAE')]
+  assert rows == [f'| IMAE | 10 | 2 | 0.700 ± {np.std([0.6, 0.8], ddof=1):.3f} | 2.000 ± 0.000 '
+                  '| -110.000 ± 0.000 |']
+  assert '| β-VAE | 10 | 1 | 0.300 | 2.000 | -110.000 |' in text
+  beta_sweep.plot(found, [1.0, 10.0], tmp_path / 'figure3.png', 'test')
+  assert (tmp_path / 'figure3.png').stat().st_size > 1000
+
+
+def test_imae_points_use_the_paper_flagfile_and_every_flagfile_exists():
+  for dataset in ('mnist', 'fashion_mnist'):
+    for model in beta_sweep.MODELS:
+      assert beta_sweep.flagfile(dataset, model).exists()
+  assert beta_sweep.flagfile('mnist', 'imae').name == 'mnist_imae_paper.flags'
