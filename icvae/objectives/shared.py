@@ -4,8 +4,14 @@ A family lists the ones it uses in its `ModelFamily.settings`; `icvae.objectives
 checks that a name shared by two families is the same `Setting`.
 """
 
+import hashlib
 import logging
+import os
+import pathlib
 import time
+
+import jax.numpy as jnp
+import numpy as np
 
 from icvae import settings as settings_lib
 from icvae import vat
@@ -78,14 +84,39 @@ def vat_training_data(objective, images):
   if not (objective.vat_weight and objective.vat_epsilon_neighbour):
     return images
   started = time.time()
-  distances = vat.nearest_neighbour_distances(images, objective.vat_epsilon_neighbour)
+  distances, cached = _cached_distances(images, objective.vat_epsilon_neighbour)
   logging.getLogger('icvae').info(
       'VAT radius: %g x the distance to the %d-th nearest training image (mean %.3f, range '
-      '%.3f..%.3f), computed in %.0f s', objective.vat_epsilon,
-      objective.vat_epsilon_neighbour, float(distances.mean()), float(distances.min()),
-      float(distances.max()), time.time() - started)
+      '%.3f..%.3f), %s in %.0f s', objective.vat_epsilon, objective.vat_epsilon_neighbour,
+      float(distances.mean()), float(distances.min()), float(distances.max()),
+      f'read from {cached}' if cached else 'computed', time.time() - started)
   radius = objective.vat_epsilon * distances
   return {'images': images, 'vat_epsilon': radius.reshape((-1,) + (1,) * (images.ndim - 1))}
+
+
+def _cached_distances(images, k):
+  """`vat.nearest_neighbour_distances`, cached in $ICVAE_CACHE (default ~/.cache/icvae) under
+  the SHA-256 of the images; (distances, cache file read or None). An unreadable or
+  mismatched cache file is recomputed and replaced; an unwritable folder is skipped."""
+  array = np.asarray(images, np.float32)
+  digest = hashlib.sha256(array.tobytes()).hexdigest()[:16]
+  folder = pathlib.Path(os.environ.get('ICVAE_CACHE', '~/.cache/icvae')).expanduser()
+  path = folder / f'knn_{digest}_{array.shape[0]}_k{k}.npy'
+  try:
+    distances = np.load(path)
+    if distances.shape == (array.shape[0],) and np.all(np.isfinite(distances)):
+      return jnp.asarray(distances), path
+  except (OSError, ValueError):
+    pass
+  distances = vat.nearest_neighbour_distances(images, k)
+  try:
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f'.{os.getpid()}.tmp.npy')
+    np.save(partial, np.asarray(distances))
+    os.replace(partial, path)
+  except OSError as e:
+    logging.getLogger('icvae').warning('could not cache the VAT radii in %s (%s)', folder, e)
+  return distances, None
 
 
 def vat_batch(objective, batch):
