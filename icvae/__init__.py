@@ -31,13 +31,21 @@ from icvae.config import RunConfig
 from icvae.figures import decode_mean
 from icvae.loop import train_and_evaluate
 from icvae.losses import CategoricalPosterior
+from icvae.losses import JointPosterior
 from icvae.models import CategoricalVAE
+from icvae.models import JointCodeAutoencoder
 from icvae.models import gru_catvae
 from icvae.models import mlp_catvae
+from icvae.models import mlp_joint_code
 from icvae.objectives import ModelFamily
 from icvae.objectives import Objective
 from icvae.objectives.catvae import InfoCatVAE
 from icvae.objectives.catvae import infocatvae_loss
+from icvae.objectives.beta_vae import BetaVAE
+from icvae.objectives.imae import IMAE
+from icvae.objectives.info_vae import InfoVAE
+from icvae.objectives.joint_code import code_statistics
+from icvae.objectives.joint_vae import JointVAE
 from icvae.priors import BlockPrior
 from icvae.priors import block_prior_means
 from icvae.priors import sample_conditional
@@ -51,4 +59,4 @@ from icvae.train import make_optimizer
 from icvae.train import make_train_epoch
 from icvae.train import make_train_step
 
-__version__ = '0.2.0'
+__version__ = '0.3.0'
