@@ -192,6 +192,13 @@ def summary_line(report):
     parts.append(f"ELBO {terms['elbo']:.2f}{bound} nats")
   elif 'reconstruction_squared_error' in terms:
     parts.append(f"reconstruction squared error {terms['reconstruction_squared_error']:.2f}")
+  if 'total_correlation' in report.get('codes', {}):
+    codes = report['codes']
+    parts.append(f"I(x;y) {codes['mutual_information_y']:.3f} of "
+                 f"{codes['log_num_categories']:.3f} nats, sum I(x;z_k) "
+                 f"{codes['mutual_information_z_total']:.2f} nats "
+                 f"({codes['informative_dimensions']} dims > 0.1), TC "
+                 f"{codes['total_correlation']:.3f}")
   if 'information_cross_entropy' in report:
     info = report['information_cross_entropy']
     parts.append(f"information CE {info['proper']:.4f} (as published "

@@ -8,7 +8,8 @@ sections that apply to a model are listed by its `ModelFamily.report_sections`:
 - 'codes': I(x; y) of the categorical code on all test images (IMAE eq. 7 on the whole
   set, with H(y) and H(y|x)); for a model whose `encode` gives a `losses.JointPosterior`,
   also I(x; z_k) per dimension (IMAE Proposition 1: 0.5 log(1 + Var mu_k / E sigma_k^2), a
-  lower bound, exact for Gaussian means) and the total correlation TC(z) and marginal KLs,
+  lower bound, exact for Gaussian means; 'informative_dimensions' counts those above 0.1
+  nats) and the total correlation TC(z) and marginal KLs,
   minibatch estimates (appendix B) averaged over test batches of --eval_batch_size;
 - 'information': the information cross-entropy of section 10, proper and as published, on
   `num_generated` samples of the prior (`evaluation.information_cross_entropies`);
