@@ -177,8 +177,9 @@ class JointCodeObjective(objectives.Objective):
     return loss, terms
 
   def evaluate(self, networks, batch, key):
-    """The statistics in evaluation mode (running averages), the penalty, and the
-    reconstruction of the deterministic code (log-likelihood and summed squared error)."""
+    """The statistics in evaluation mode (running averages), the penalty with its schedules
+    at their end (JointVAE's full capacities), and the reconstruction of the deterministic
+    code (log-likelihood and summed squared error)."""
     posterior = networks.encode(batch)
     z = losses.reparameterize(key, posterior.mean, posterior.logvar)
     y = jax.nn.one_hot(jnp.argmax(posterior.logits, axis=-1), posterior.logits.shape[-1])
