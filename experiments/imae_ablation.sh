@@ -49,3 +49,5 @@ run imsat_vat10_batch250 --flagfile=$best --vat_weight=10 --batch_size=250 \
 run imsat_vat100_beta100 --flagfile=$best --beta=100 --gamma=200 &
 run imsat_vat100_mu1 --flagfile=$best --marginal_entropy_weight=1
 wait
+# 10. The best recipe trained on to 40 epochs (RESULTS.md copied run 5 and resumed it).
+EPOCHS=40 run imsat_vat100_40_epochs --flagfile=$best
