@@ -36,16 +36,20 @@ QUANTITIES = (('test/clustering_accuracy', 'test accuracy (Hungarian)'),
               ('test/mutual_information_y', 'I(x; y), nats'),
               ('test/reconstruction', 'reconstruction log-lik., nats'))
 
-flags.DEFINE_enum('dataset', 'mnist', ['mnist', 'fashion_mnist'], 'The data.')
-flags.DEFINE_list('betas', ['1', '5', '10', '30'], 'The beta values.')
-flags.DEFINE_list('models', list(MODELS), 'Models to sweep.')
-flags.DEFINE_list('seeds', ['0'], 'Seeds per point.')
-flags.DEFINE_integer('num_epochs', 10, 'Epochs per run.')
-flags.DEFINE_float('vat_weight', 5.0, 'The VAT weight of every run (0: no VAT).')
-flags.DEFINE_string('runs', '', 'Folder of the runs and outputs; default '
-                    'runs/beta_sweep/<dataset>.')
-flags.DEFINE_string('data_dir', '', 'MNIST IDX folder (optional).')
-flags.DEFINE_bool('plot_only', False, 'Only collect the runs already there and plot.')
+def define_flags():
+  """The binary's flags (defined when run, so that importing this module defines none)."""
+  flags.DEFINE_enum('dataset', 'mnist', ['mnist', 'fashion_mnist'], 'The data.')
+  flags.DEFINE_list('betas', ['1', '5', '10', '30'], 'The beta values.')
+  flags.DEFINE_list('models', list(MODELS), 'Models to sweep.')
+  flags.DEFINE_list('seeds', ['0'], 'Seeds per point.')
+  flags.DEFINE_integer('num_epochs', 10, 'Epochs per run.')
+  flags.DEFINE_float('vat_weight', 5.0, 'The VAT weight of every run (0: no VAT).')
+  flags.DEFINE_string('runs', '', 'Folder of the runs and outputs; default '
+                      'runs/beta_sweep/<dataset>.')
+  flags.DEFINE_string('data_dir', '', 'MNIST IDX folder (optional).')
+  flags.DEFINE_bool('plot_only', False, 'Only collect the runs already there and plot.')
+
+
 FLAGS = flags.FLAGS
 
 
@@ -141,13 +145,16 @@ def plot(found, betas, path, title):
 def main(argv):
   del argv
   FLAGS.runs = FLAGS.runs or f'runs/beta_sweep/{FLAGS.dataset}'
-  betas = [float(b) for b in FLAGS.betas]
+  try:
+    betas = [float(b) for b in FLAGS.betas]
+    seeds = [int(s) for s in FLAGS.seeds]
+  except ValueError as e:
+    raise app.UsageError(f'--betas must be numbers and --seeds integers ({e}).') from e
   if any(b < 0 or not math.isfinite(b) for b in betas):
     raise app.UsageError(f'--betas={",".join(FLAGS.betas)}: every beta must be >= 0.')
   unknown = set(FLAGS.models) - set(MODELS)
   if unknown:
     raise app.UsageError(f'--models: unknown {sorted(unknown)}; choose from {MODELS}.')
-  seeds = [int(s) for s in FLAGS.seeds]
   if not FLAGS.plot_only:
     for seed in seeds:
       for beta in betas:
@@ -168,4 +175,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
