@@ -51,3 +51,5 @@ run imsat_vat100_mu1 --flagfile=$best --marginal_entropy_weight=1
 wait
 # 10. The best recipe trained on to 40 epochs (RESULTS.md copied run 5 and resumed it).
 EPOCHS=40 run imsat_vat100_40_epochs --flagfile=$best
+# 11. The best recipe with IMSAT's width (1200; Table 1 has 500).
+run imsat_vat100_width1200 --flagfile=$best --hidden_features=1200
