@@ -33,12 +33,13 @@ import gzip
 import hashlib
 import http.client
 import logging
-import os
 import pathlib
 import urllib.request
 from typing import NamedTuple
 
 import numpy as np
+
+from icvae.settings import default_cache_dir
 
 log = logging.getLogger('icvae')
 
@@ -103,11 +104,6 @@ class Dataset(NamedTuple):
   def num_classes(self):
     """The number of classes: one more than the largest label of either split."""
     return int(max(self.train_labels.max(initial=0), self.test_labels.max(initial=0))) + 1
-
-
-def default_cache_dir():
-  return pathlib.Path(os.environ.get('ICVAE_CACHE_DIR',
-                                     pathlib.Path.home() / '.cache' / 'icvae'))
 
 
 def _find_file(folder, stem):

@@ -9,6 +9,8 @@ once. Model families (`icvae.objectives`) declare the settings they read; the ge
 
 import dataclasses
 import math
+import os
+import pathlib
 from typing import Any, Callable, Optional
 
 
@@ -101,3 +103,10 @@ def at_least(minimum):
 def fraction(value):
   """Check: in [0, 1)."""
   return None if 0 <= value < 1 else 'must be in [0, 1).'
+
+
+def default_cache_dir():
+  """Where icvae keeps what it can recompute (prepared datasets, VAT radii):
+  $ICVAE_CACHE_DIR, default ~/.cache/icvae."""
+  return pathlib.Path(os.environ.get('ICVAE_CACHE_DIR',
+                                     pathlib.Path.home() / '.cache' / 'icvae'))

@@ -5,9 +5,6 @@ import os
 # Must happen before jax is imported anywhere.
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=4')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
-# The VAT-radius cache (icvae.objectives.shared) goes to a fresh folder, not ~/.cache.
-import tempfile  # pylint: disable=g-import-not-at-top,wrong-import-position
-os.environ['ICVAE_CACHE'] = tempfile.mkdtemp(prefix='icvae-cache-')
 
 import gzip
 import pathlib

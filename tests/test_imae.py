@@ -265,12 +265,12 @@ def test_per_example_vat_radius_is_epsilon_times_the_kth_neighbour_distance(mode
 
 
 def test_vat_radii_are_cached_and_a_corrupt_cache_is_recomputed(tmp_path, monkeypatch, caplog):
-  monkeypatch.setenv('ICVAE_CACHE', str(tmp_path))
+  monkeypatch.setenv('ICVAE_CACHE_DIR', str(tmp_path))
   objective = icvae.RunConfig(model='imae', vat_weight=1.0, vat_epsilon_neighbour=3
                               ).build_objective()
   images = jnp.asarray(np.random.default_rng(2).uniform(size=(100, 784)), jnp.float32)
   first = np.asarray(objective.training_data(images)['vat_epsilon'])
-  (cached,) = tmp_path.glob('knn_*_k3.npy')
+  (cached,) = (tmp_path / 'vat-radii').glob('knn_*_k3.npy')
   with caplog.at_level('INFO', logger='icvae'):
     second = np.asarray(objective.training_data(images)['vat_epsilon'])
   assert 'read from' in caplog.text

@@ -7,7 +7,6 @@ checks that a name shared by two families is the same `Setting`.
 import hashlib
 import logging
 import os
-import pathlib
 import time
 
 import jax.numpy as jnp
@@ -95,12 +94,12 @@ def vat_training_data(objective, images):
 
 
 def _cached_distances(images, k):
-  """`vat.nearest_neighbour_distances`, cached in $ICVAE_CACHE (default ~/.cache/icvae) under
-  the SHA-256 of the images; (distances, cache file read or None). An unreadable or
+  """`vat.nearest_neighbour_distances`, cached in <settings.default_cache_dir()>/vat-radii
+  under the SHA-256 of the images; (distances, cache file read or None). An unreadable or
   mismatched cache file is recomputed and replaced; an unwritable folder is skipped."""
   array = np.asarray(images, np.float32)
   digest = hashlib.sha256(array.tobytes()).hexdigest()[:16]
-  folder = pathlib.Path(os.environ.get('ICVAE_CACHE', '~/.cache/icvae')).expanduser()
+  folder = settings_lib.default_cache_dir() / 'vat-radii'
   path = folder / f'knn_{digest}_{array.shape[0]}_k{k}.npy'
   try:
     distances = np.load(path)
