@@ -52,14 +52,13 @@ def vat_options(config):
 
 
 def vat_term(objective, key, x, logits_fn, clean_logits=None, epsilon=None):
-  """objective.vat_weight * VAT(x) and the unweighted VAT KL ((0, None) when off).
+  """objective.vat_weight * VAT(x) and the unweighted VAT KL (callers skip it when the
+  weight is 0).
 
   `objective` has the fields of `vat_options`; `logits_fn(x)` must be the same pure
   function in every call (fixed dropout keys; no batch-norm updates). `epsilon` overrides
   objective.vat_epsilon (e.g. per example, shaped (B, 1, ...)).
   """
-  if objective.vat_weight == 0:
-    return 0.0, None
   smoothness = vat.vat_loss(key, x, logits_fn,
                             objective.vat_epsilon if epsilon is None else epsilon,
                             objective.vat_xi, objective.vat_power_iterations, clean_logits)
