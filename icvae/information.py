@@ -75,26 +75,34 @@ def aggregate_log_densities(z, mean, logvar):
   return log_joint, log_marginals
 
 
-def total_correlation(z, mean, logvar):
-  """TC(z) = KL(p(z) || prod_k p(z_k)), estimated on the batch (IMAE eq. 3 and 10).
+def aggregate_divergences(z, mean, logvar, scale=1.0):
+  """TC(z) and each KL(p(z_k) || N(0, scale^2)), from one pass over the pairwise densities.
 
-  mean_i [log p(z_i) - sum_k log p(z_ik)] with the aggregates of
-  `aggregate_log_densities`. Returns a scalar in nats (0 for independent coordinates, up to
-  the estimator's noise; it can be slightly negative on a small batch).
+  TC = mean_i [log p(z_i) - sum_k log p(z_ik)] (IMAE eq. 3 and 10) and KL_k = mean_i
+  [log p(z_ik) - log r(z_ik)] (eq. 6), with the aggregates of `aggregate_log_densities`.
+
+  Returns:
+    (TC scalar, (D,) marginal KLs), nats. TC is 0 for independent coordinates up to the
+    estimator's noise (it can be slightly negative on a small batch).
   """
   log_joint, log_marginals = aggregate_log_densities(z, mean, logvar)
-  return jnp.mean(log_joint - jnp.sum(log_marginals, axis=-1))
+  log_prior = _normal_log_density(z, 0.0, 2.0 * jnp.log(scale))
+  total = jnp.mean(log_joint - jnp.sum(log_marginals, axis=-1))
+  return total, jnp.mean(log_marginals - log_prior, axis=0)
+
+
+def total_correlation(z, mean, logvar):
+  """TC(z) = KL(p(z) || prod_k p(z_k)), estimated on the batch (`aggregate_divergences`)."""
+  return aggregate_divergences(z, mean, logvar)[0]
 
 
 def marginal_kl_to_normal(z, mean, logvar, scale=1.0):
   """sum_k KL(p(z_k) || r(z_k)) with r = N(0, scale^2), estimated on the batch (IMAE eq. 6).
 
-  mean_i sum_k [log p(z_ik) - log r(z_ik)]: the IMAE surrogate for the informativeness of
-  each continuous coordinate is minus this. Returns (total over k, (D,) per coordinate).
+  The IMAE surrogate for the informativeness of each continuous coordinate is minus this.
+  Returns (total over k, (D,) per coordinate); see `aggregate_divergences`.
   """
-  _, log_marginals = aggregate_log_densities(z, mean, logvar)
-  log_prior = _normal_log_density(z, 0.0, 2.0 * jnp.log(scale))
-  per_dimension = jnp.mean(log_marginals - log_prior, axis=0)
+  per_dimension = aggregate_divergences(z, mean, logvar, scale)[1]
   return jnp.sum(per_dimension), per_dimension
 
 

@@ -203,9 +203,9 @@ def code_information(model, objective, images, batch_size, key):
   def batch_statistics(x, key):
     posterior = model.encode(x)
     z = losses.reparameterize(key, posterior.mean, posterior.logvar)
-    _, marginal_kl = information.marginal_kl_to_normal(z, posterior.mean, posterior.logvar)
-    return (posterior.mean, posterior.logvar,
-            information.total_correlation(z, posterior.mean, posterior.logvar), marginal_kl)
+    total_correlation, marginal_kl = information.aggregate_divergences(
+        z, posterior.mean, posterior.logvar)
+    return posterior.mean, posterior.logvar, total_correlation, marginal_kl
 
   outputs = [batch_statistics(images[i:i + batch_size], jax.random.fold_in(key, i))
              for i in chunks if i + batch_size <= len(images)]  # equal batches only

@@ -91,8 +91,9 @@ def code_statistics(posterior, z):
   num_categories = posterior.logits.shape[-1]
   mutual_information, entropy_y, conditional_entropy = (
       information.categorical_mutual_information(posterior.logits))
-  total_correlation = information.total_correlation(z, posterior.mean, posterior.logvar)
-  marginal_kl_z, _ = information.marginal_kl_to_normal(z, posterior.mean, posterior.logvar)
+  total_correlation, marginal_kls = information.aggregate_divergences(z, posterior.mean,
+                                                                    posterior.logvar)
+  marginal_kl_z = jnp.sum(marginal_kls)
   kl_z = jnp.mean(losses.gaussian_kl(posterior.mean, posterior.logvar, 0.0))
   return {
       'mutual_information_y': mutual_information,
