@@ -24,6 +24,7 @@ from icvae import loop
 from icvae import objectives
 from icvae import report as report_lib
 from icvae import settings as settings_lib
+from icvae import sweep as sweep_lib
 
 FLAGS = flags.FLAGS
 _PATH_FLAGS = ('workdir', 'data_dir', 'restore_from')  # None in flags, '' in a config
@@ -58,6 +59,15 @@ def define_flags(flag_values=FLAGS):
     if 'help' in field.metadata and field.name not in flag_values:
       flags.DEFINE_integer(field.name, field.default, field.metadata['help'],
                            flag_values=flag_values)
+  if 'seeds' not in flag_values:
+    flags.DEFINE_list('seeds', [], 'Train these seeds (e.g. 0,1,2) as one sweep program: '
+                      'runs in <workdir>/seed=<k>, each a complete run of its own.',
+                      flag_values=flag_values)
+    flags.DEFINE_multi_string('sweep', [], 'name:v1,v2,... trains a run per value of a '
+                              'numeric setting as one sweep program (repeat for a grid; '
+                              'with --seeds for seeds too): runs in '
+                              '<workdir>/<name>=<v>/..., each a complete run of its own.',
+                              flag_values=flag_values)
   if 'final_eval' not in flag_values:
     flags.DEFINE_boolean('final_eval', True, 'Run experiments.evaluate on the workdir when '
                          'training ends (report.json and figures in <workdir>/eval).',
@@ -139,18 +149,40 @@ def setup_logging():
 ERRORS = (loop.ExperimentError, checkpoints.CheckpointError, data.DataError)
 
 
+def sweep_from_flags(config):
+  """The runs of --seeds and --sweep (None without them); app.UsageError naming the flag."""
+  if not FLAGS.seeds and not FLAGS.sweep:
+    return None
+  try:
+    return sweep_lib.expand(config, FLAGS.seeds, FLAGS.sweep)
+  except settings_lib.SettingError as e:
+    raise app.UsageError(str(e)) from e
+
+
 def run(dataset):
   """Validates the flags, then trains and evaluates; errors exit 1 with one message."""
   config = config_from_flags(dataset)
+  runs = sweep_from_flags(config)
   options = eval_options_from_flags()
   icvae_log = setup_logging()
   icvae_log.info('config: %s', config.to_dict())
   try:
-    loop.train_and_evaluate(config)
+    if runs is None:
+      loop.train_and_evaluate(config)
+    else:
+      icvae_log.info('sweep of %d runs in %s: %s', len(runs), config.workdir,
+                     ', '.join(pathlib.Path(r.workdir).relative_to(config.workdir).as_posix()
+                               for r in runs))
+      loop.train_sweep(runs)
     if FLAGS.final_eval:
-      report = report_lib.evaluate_run(config.workdir, data_dir=config.data_dir or None,
-                                        options=options)
-      icvae_log.info('final evaluation: %s', summary_line(report))
+      for run_config in runs or [config]:
+        report = report_lib.evaluate_run(run_config.workdir,
+                                          data_dir=config.data_dir or None, options=options)
+        icvae_log.info('final evaluation%s: %s', '' if runs is None else
+                       f' of {run_config.workdir}', summary_line(report))
+      if runs is not None:
+        icvae_log.info('the sweep as a table: python -m experiments.summarize_results '
+                       '--runs=%s', config.workdir)
   except loop.Stopped as e:
     sys.stderr.write(f'{e}\n')
     sys.stderr.flush()
@@ -161,7 +193,7 @@ def run(dataset):
                      f'--workdir={config.workdir}\n')
     sys.stderr.flush()
     os._exit(130)
-  except ERRORS as e:
+  except (*ERRORS, settings_lib.SettingError) as e:
     sys.stderr.write(f'error: {e}\n')
     sys.exit(1)
 

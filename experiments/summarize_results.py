@@ -2,8 +2,9 @@ r"""Markdown table of every evaluated run under a folder (mean +- std over seeds
 
   python -m experiments.summarize_results [--runs=runs/results]
 
-Groups <runs>/<name>_seed<N>/eval/report.json by <name> (the flagfile) and prints one row per
-group, the numbers of RESULTS.md.
+Groups <runs>/<name>_seed<N>/eval/report.json by <name> (the flagfile), and the runs of a
+sweep (<runs>/<name>=<value>/seed=<N>) by their sweep point, and prints one row per group,
+the numbers of RESULTS.md.
 """
 
 import collections
@@ -41,11 +42,18 @@ COLUMNS = (
 
 
 def collect(folder):
+  """{group: [report]}: the workdirs under `folder` (at any depth) grouped by their path
+  without the seed: <name>_seed<N> (run_results.sh) or <sweep point>/seed=<N> (--seeds)."""
   groups = collections.defaultdict(list)
-  for path in sorted(pathlib.Path(folder).glob('*/eval/report.json')):
-    match = re.fullmatch(r'(.*)_seed(\d+)', path.parent.parent.name)
-    name = match.group(1) if match else path.parent.parent.name
-    groups[name].append(json.loads(path.read_text()))
+  folder = pathlib.Path(folder)
+  for path in sorted(folder.glob('**/eval/report.json')):
+    parts = list(path.parent.parent.relative_to(folder).parts)
+    if parts and re.fullmatch(r'seed=\d+', parts[-1]):
+      parts.pop()
+    elif parts:
+      match = re.fullmatch(r'(.*)_seed(\d+)', parts[-1])
+      parts[-1] = match.group(1) if match else parts[-1]
+    groups['/'.join(parts) or folder.name].append(json.loads(path.read_text()))
   return groups
 
 

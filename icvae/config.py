@@ -59,7 +59,7 @@ GENERAL_SETTINGS = (
 # binaries that are not settings (evaluation sizes, --final_eval; see experiments.common).
 RESERVED_NAMES = frozenset(s.name for s in GENERAL_SETTINGS) | {
     'iwae_samples', 'iwae_examples', 'num_generated', 'kde_train_examples', 'kde_folds',
-    'final_eval', 'flagfile'}
+    'final_eval', 'flagfile', 'seeds', 'sweep'}
 
 
 def _family_settings(family):

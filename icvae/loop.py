@@ -12,6 +12,7 @@ tqdm bar with the log lines above it, and handles Ctrl-C: the epoch in flight is
 the last finished epoch is saved, and `Stopped` is raised within about a second.
 """
 
+import contextlib
 import json
 import logging
 import math
@@ -31,6 +32,7 @@ from icvae import checkpoints
 from icvae import config as config_lib
 from icvae import data as data_lib
 from icvae import metrics as metrics_lib
+from icvae import sweep as sweep_lib
 from icvae import train
 
 log = logging.getLogger('icvae')
@@ -220,13 +222,7 @@ def train_and_evaluate(config, dataset=None, devices=None):
     Stopped: Ctrl-C; the last finished epoch is saved.
     data.DataError: missing or corrupt data.
   """
-  workdir = pathlib.Path(config.workdir)
-  check_workdir_config(workdir, config)
-  if dataset is None:
-    dataset = data_lib.load(config.dataset, config.data_dir or None)
-  if config.batch_size > len(dataset.train_images):
-    raise ExperimentError(f'--batch_size={config.batch_size} exceeds the '
-                          f'{len(dataset.train_images)} training examples.')
+  dataset = _checked_dataset(config, dataset)
   mesh = train.data_mesh(devices)
   if config.batch_size % mesh.size:
     raise ExperimentError(f'--batch_size={config.batch_size} must be a multiple of the '
@@ -235,27 +231,232 @@ def train_and_evaluate(config, dataset=None, devices=None):
     train.evaluation_batch_size(len(dataset.test_images), config.eval_batch_size, mesh.size)
   except ValueError as e:
     raise ExperimentError(f'the test set cannot be evaluated on these devices: {e}') from e
-  workdir.mkdir(parents=True, exist_ok=True)
-  with WorkdirLock(workdir):
-    return _train_locked(config, dataset, mesh, workdir)
-
-
-def _train_locked(config, dataset, mesh, workdir):
   objective = config.build_objective()
   graphdef, state, optimizer = checkpoints.new_state(config)
-  key = jax.random.key(config.seed)
-  train_key, eval_key = jax.random.split(key)
-  train_key = train.replicate(train_key, mesh)
+  with contextlib.ExitStack() as stack:
+    [run] = _open_runs(stack, [config], checkpoints.abstract(state))
+    state = run.initial_state(state)
+    run.write_config()
+    state = train.replicate(state, mesh)
+    train_images = train.replicate(
+        objective.training_data(jnp.asarray(config.view(dataset.train_images))), mesh)
+    test_images = train.replicate(jnp.asarray(config.view(dataset.test_images)), mesh)
+    train_epoch = train.make_train_epoch(graphdef, optimizer, objective, config.batch_size,
+                                         mesh, donate=False)
+    evaluate = train.make_evaluate(graphdef, objective, config.eval_batch_size, mesh)
+    train_key = train.replicate(run.train_key, mesh)
 
-  restored = None
-  if config.restore_from and not _has_checkpoints(workdir / 'checkpoints'):
-    # Checked before the checkpoints folder is made: a refusal leaves nothing behind.
-    restored = checkpoints.restore_parameters(config.restore_from,
-                                              checkpoints.abstract(state), config)
-  # Closing the manager waits for the saves in flight, however training ends.
-  with checkpoints.manager(workdir / 'checkpoints', config.checkpoint_every) as manager:
-    return _train_with_manager(config, dataset, mesh, workdir, manager, objective, graphdef,
-                               state, restored, optimizer, key, train_key, eval_key)
+    def epoch_fn(state, epoch):
+      return train_epoch(state, train_images, train_key,
+                         train.replicate(np.int32(epoch), mesh))
+
+    def evaluate_fn(state, epoch):
+      metrics, clusters = evaluate(state, test_images, jax.random.fold_in(run.eval_key,
+                                                                          epoch))
+      return [(metrics, clusters)]
+
+    num_clusters = train.cluster_count(graphdef, objective, state, test_images)
+    return _train_epochs([run], state, epoch_fn, evaluate_fn, dataset, num_clusters,
+                         stacked=False)
+
+
+def train_sweep(configs, dataset=None, devices=None):
+  """Trains the runs of a sweep as one jitted program; returns their final states, stacked.
+
+  `configs` are `RunConfig`s that differ only in their workdirs, seeds and swept settings
+  (`icvae.sweep.expand` makes them; `icvae.sweep.check` says what may differ). Every epoch
+  of every run is one call of `train.make_sweep_epoch` (`jax.vmap` over the runs, the runs
+  split over `devices` when there are several), and each run writes its own workdir as
+  `train_and_evaluate` would: config.json, metrics.jsonl, TensorBoard events, checkpoints.
+  Run k computes what the single run of its config computes, up to floating-point
+  rounding.
+
+  Resuming: the sweep restarts at the latest epoch that every run has a checkpoint of (runs
+  that went further are restored at that epoch and redo the rest). A run whose loss stops
+  being finite is stopped (its last good checkpoint kept) while the others go on;
+  ExperimentError is raised at the end, naming it.
+
+  Raises:
+    As `train_and_evaluate`; also `settings.SettingError` when the configs cannot share one
+    program. Everything is checked before any workdir is written.
+  """
+  configs = list(configs)
+  if not configs:
+    raise ExperimentError('a sweep needs at least one run.')
+  config = configs[0]
+  dataset = _checked_dataset(config, dataset)
+  train_view = jnp.asarray(config.view(dataset.train_images))
+  datas = {}  # training data per distinct objective (they are hashable)
+  run_data = [datas.setdefault(c.build_objective(),
+                               c.build_objective().training_data(train_view))
+              for c in configs]
+  sweep_lib.check(configs, run_data[0])
+  names = [n for n in sweep_lib.swept_names(configs) if n != 'seed']
+  graphdef, states = sweep_lib.initial_states(configs)
+  mesh = train.run_mesh(len(configs), devices)
+  data, data_axes = _shared_or_stacked(run_data)
+  with contextlib.ExitStack() as stack:
+    abstract = checkpoints.abstract(sweep_lib.unstack(states, 0))
+    runs = _open_runs(stack, configs, abstract)
+    states = sweep_lib.stack([run.initial_state(sweep_lib.unstack(states, i))
+                              for i, run in enumerate(runs)])
+    for run in runs:
+      run.write_config()
+    states = train.place_runs(states, mesh)
+    data = jax.tree.map(lambda a, axis: (train.replicate(a, mesh) if axis is None
+                                         else train.place_runs(a, mesh)), data, data_axes)
+    test_images = train.replicate(jnp.asarray(config.view(dataset.test_images)), mesh)
+    values = train.place_runs(sweep_lib.values_of(configs, names), mesh)
+    train_keys = train.place_runs(jnp.stack([run.train_key for run in runs]), mesh)
+    eval_keys = jnp.stack([run.eval_key for run in runs])
+
+    def make_parts(run_values):
+      return sweep_lib.parts(config, run_values)
+
+    train_epoch = train.make_sweep_epoch(graphdef, make_parts, config.batch_size, data_axes,
+                                         donate=False)
+    evaluate = train.make_sweep_evaluate(graphdef, make_parts, config.eval_batch_size)
+
+    def epoch_fn(states, epoch):
+      return train_epoch(states, data, train_keys, train.replicate(np.int32(epoch), mesh),
+                         values)
+
+    def evaluate_fn(states, epoch):
+      keys = train.place_runs(jax.vmap(jax.random.fold_in, in_axes=(0, None))(eval_keys,
+                                                                                epoch), mesh)
+      metrics, clusters = evaluate(states, test_images, keys, values)
+      return [(sweep_lib.unstack(metrics, i), None if clusters is None else clusters[i])
+              for i in range(len(runs))]
+
+    num_clusters = train.cluster_count(graphdef, config.build_objective(),
+                                       sweep_lib.unstack(states, 0), test_images)
+    return _train_epochs(runs, states, epoch_fn, evaluate_fn, dataset, num_clusters,
+                         stacked=True)
+
+
+def _checked_dataset(config, dataset):
+  """The dataset (loaded unless given), refused when a batch does not fit it."""
+  check_workdir_config(config.workdir, config)
+  if dataset is None:
+    dataset = data_lib.load(config.dataset, config.data_dir or None)
+  if config.batch_size > len(dataset.train_images):
+    raise ExperimentError(f'--batch_size={config.batch_size} exceeds the '
+                          f'{len(dataset.train_images)} training examples.')
+  return dataset
+
+
+def _shared_or_stacked(run_data):
+  """(data, vmap in_axes): leaves equal in every run are shared (axis None), others are
+  stacked along a leading axis of runs (axis 0)."""
+  first = run_data[0]
+  leaves = [jax.tree.leaves(d) for d in run_data]
+  treedef = jax.tree.structure(first)
+  data, axes = [], []
+  for position, leaf in enumerate(leaves[0]):
+    column = [run[position] for run in leaves]
+    if all(other is leaf or np.array_equal(other, leaf) for other in column[1:]):
+      data.append(leaf)
+      axes.append(None)
+    else:
+      data.append(jnp.stack(column))
+      axes.append(0)
+  return treedef.unflatten(data), treedef.unflatten(axes)
+
+
+class _Run:
+  """One run's place in the loop: its config, workdir, checkpoints, writers and keys."""
+
+  def __init__(self, config, manager, abstract_state):
+    self.config = config
+    self.workdir = pathlib.Path(config.workdir)
+    self.manager = manager
+    self.abstract_state = abstract_state
+    self.key = jax.random.key(config.seed)
+    self.train_key, self.eval_key = jax.random.split(self.key)
+    self.start_epoch = manager.latest_step() or 0
+    self.saved_epoch = self.start_epoch
+    self.finished_epoch = self.start_epoch
+    self.failure = None
+    self.writers = None
+    self.restored = None
+
+  @property
+  def label(self):
+    return str(self.workdir)
+
+  def initial_state(self, fresh):
+    """The state to start from: the checkpoint of `start_epoch`, --restore_from's
+    parameters, or `fresh`."""
+    config, workdir = self.config, self.workdir
+    if self.start_epoch:
+      state, _ = checkpoints.restore_checked(self.manager, self.start_epoch,
+                                             self.abstract_state, config, workdir)
+      if self.start_epoch >= config.num_epochs:
+        log.info('%s is trained to epoch %d already (--num_epochs=%d): nothing to train',
+                 workdir, self.start_epoch, config.num_epochs)
+      else:
+        log.info('resuming %s from epoch %d of %d', workdir, self.start_epoch,
+                 config.num_epochs)
+      return state
+    if self.restored is not None:
+      log.info('starting a new run in %s from the parameters of %s', workdir,
+               config.restore_from)
+      return self.restored
+    log.info('starting a new run in %s (no checkpoint there)', workdir)
+    return fresh
+
+  def write_config(self):
+    if self.start_epoch < self.config.num_epochs:  # a finished run keeps its checkpoints' config
+      write_atomically(self.workdir / 'config.json',
+                       json.dumps(self.config.to_dict(), indent=2) + '\n')
+
+  def save(self, epoch, state, force):
+    checkpoints.save(self.manager, epoch, state, self.config, self.key, force=force)
+    self.saved_epoch = epoch
+
+
+def _open_runs(stack, configs, abstract_state):
+  """Checks, locks and opens the workdir of every run (on `stack`); returns `_Run`s that
+  all start at the latest epoch every run has a checkpoint of."""
+  for config in configs:
+    check_workdir_config(config.workdir, config)
+  restored = {}
+  for config in configs:  # checked before any checkpoints folder is made
+    if config.restore_from and not _has_checkpoints(pathlib.Path(config.workdir) /
+                                                    'checkpoints'):
+      if config.restore_from not in restored:
+        restored[config.restore_from] = checkpoints.restore_parameters(
+            config.restore_from, abstract_state, config)
+  runs = []
+  for config in configs:
+    workdir = pathlib.Path(config.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack.enter_context(WorkdirLock(workdir))
+    # Closing the manager waits for the saves in flight, however training ends.
+    manager = stack.enter_context(checkpoints.manager(workdir / 'checkpoints',
+                                                      config.checkpoint_every))
+    run = _Run(config, manager, abstract_state)
+    run.restored = restored.get(config.restore_from) if not run.start_epoch else None
+    runs.append(run)
+  common = min(run.start_epoch for run in runs)
+  for run in runs:
+    if run.start_epoch > common:
+      if not common:
+        raise ExperimentError(f'{run.workdir} has checkpoints but another run of the sweep '
+                              'has none: run the new runs as their own sweep, or delete '
+                              f'{run.workdir} to retrain it with them.')
+      if common not in run.manager.all_steps():
+        raise ExperimentError(f'{run.workdir} has no checkpoint of epoch {common}, where '
+                              'another run of the sweep is: run it on its own, or delete it '
+                              'to retrain it with the others.')
+      later = [step for step in run.manager.all_steps() if step > common]
+      log.warning('%s is at epoch %d; the sweep resumes every run from epoch %d (its '
+                  'checkpoints of epochs %s are redone)', run.workdir, run.start_epoch,
+                  common, later)
+      for step in later:
+        run.manager.delete(step)
+      run.start_epoch = run.saved_epoch = run.finished_epoch = common
+  return runs
 
 
 def _has_checkpoints(directory):
@@ -265,92 +466,117 @@ def _has_checkpoints(directory):
     return existing.latest_step() is not None
 
 
-def _train_with_manager(config, dataset, mesh, workdir, manager, objective, graphdef, state,
-                        restored, optimizer, key, train_key, eval_key):
-  start_epoch = manager.latest_step() or 0
-  if start_epoch:
-    state, _ = checkpoints.restore_checked(manager, start_epoch, checkpoints.abstract(state),
-                                           config, workdir)
-    if start_epoch >= config.num_epochs:
-      log.info('%s is trained to epoch %d already (--num_epochs=%d): nothing to train',
-               workdir, start_epoch, config.num_epochs)
-    else:
-      log.info('resuming %s from epoch %d of %d', workdir, start_epoch, config.num_epochs)
-  elif restored is not None:
-    state = restored
-    log.info('starting a new run in %s from the parameters of %s', workdir,
-             config.restore_from)
-  else:
-    log.info('starting a new run in %s (no checkpoint there)', workdir)
-  if start_epoch < config.num_epochs:  # a finished run keeps the config of its checkpoints
-    write_atomically(workdir / 'config.json', json.dumps(config.to_dict(), indent=2) + '\n')
+def _train_epochs(runs, state, epoch_fn, evaluate_fn, dataset, num_clusters, stacked):
+  """The epoch loop over `runs` (one run, or a sweep's runs with `stacked` states).
 
-  state = train.replicate(state, mesh)
-  train_images = train.replicate(
-      objective.training_data(jnp.asarray(config.view(dataset.train_images))), mesh)
-  test_images = train.replicate(jnp.asarray(config.view(dataset.test_images)), mesh)
-  train_epoch = train.make_train_epoch(graphdef, optimizer, objective, config.batch_size,
-                                       mesh, donate=False)
-  evaluate = train.make_evaluate(graphdef, objective, config.eval_batch_size, mesh)
-  num_clusters = train.cluster_count(graphdef, objective, state, test_images)
-
+  epoch_fn(state, epoch) -> (state, metrics) trains an epoch of every run; evaluate_fn(
+  state, epoch) -> [(test metrics, clusters)] per run.
+  """
+  config = runs[0].config
+  start_epoch = runs[0].start_epoch
   steps_per_epoch = len(dataset.train_images) // config.batch_size
   examples = steps_per_epoch * config.batch_size
-  writers = Writers(workdir, start_epoch, steps_per_epoch)
-  saved_epoch = start_epoch
-  finished_epoch = start_epoch
+  for run in runs:
+    run.writers = Writers(run.workdir, start_epoch, steps_per_epoch)
   stop = StopRequest()
   bar = _progress_bar(config, start_epoch)
+  take = (lambda tree, i: sweep_lib.unstack(tree, i)) if stacked else (lambda tree, i: tree)
   try:
     with stop, _log_redirect():
       for epoch in range(start_epoch + 1, config.num_epochs + 1):
         started = time.time()
-        epoch_index = train.replicate(np.int32(epoch), mesh)
         with jax.transfer_guard('disallow'):
-          next_state, epoch_metrics = train_epoch(state, train_images, train_key, epoch_index)
+          next_state, epoch_metrics = epoch_fn(state, epoch)
         if not _wait(epoch_metrics, stop):
           break
         epoch_metrics = jax.device_get(epoch_metrics)
         seconds = time.time() - started
-        if epoch_metrics.pop('finite') < 1.0 or not math.isfinite(epoch_metrics['loss']):
-          last = manager.latest_step()
-          kept = (f'The last good checkpoint is epoch {last} in {workdir / "checkpoints"}.'
-                  if last else 'No checkpoint was saved before it.')
-          raise ExperimentError(f'non-finite loss in epoch {epoch}; stopped without saving '
-                                f'it. {kept} Lower --learning_rate or check the data.')
-        state, finished_epoch = next_state, epoch
-        scalars = {f'train/{k}': float(v) for k, v in epoch_metrics.items()}
-        scalars['train/seconds'] = seconds
-        scalars['train/examples_per_second'] = examples / seconds
-        if epoch % config.eval_every == 0 or epoch == config.num_epochs:
-          scalars.update(_test_scalars(evaluate, state, test_images, dataset, num_clusters,
-                                       jax.random.fold_in(eval_key, epoch)))
-        writers.write(epoch, epoch * steps_per_epoch, scalars)
+        _check_finite(runs, [take(epoch_metrics, i) for i in range(len(runs))], epoch)
+        state = next_state
+        active = [(i, run) for i, run in enumerate(runs) if run.failure is None]
+        evaluating = epoch % config.eval_every == 0 or epoch == config.num_epochs
+        tests = evaluate_fn(state, epoch) if evaluating else None
+        lines = []
+        for i, run in active:
+          run.finished_epoch = epoch
+          scalars = {f'train/{k}': float(v) for k, v in take(epoch_metrics, i).items()
+                     if k != 'finite'}
+          scalars['train/seconds'] = seconds
+          scalars['train/examples_per_second'] = examples / seconds
+          if tests is not None:
+            scalars.update(_test_scalars(*tests[i], dataset, num_clusters))
+          run.writers.write(epoch, epoch * steps_per_epoch, scalars)
+          lines.append((run, scalars))
+          if epoch % config.checkpoint_every == 0 or epoch == config.num_epochs:
+            run.save(epoch, take(state, i), force=epoch == config.num_epochs)
         bar.update(1)
-        bar.set_postfix_str(f'{examples / seconds:,.0f} ex/s loss '
-                            f'{scalars["train/loss"]:.4g}', refresh=False)
-        log.info('epoch %d/%d %.2fs | %s', epoch, config.num_epochs, seconds, ' '.join(
-            f'{k}={v:.4g}' for k, v in scalars.items() if k != 'train/seconds'))
-        if epoch % config.checkpoint_every == 0 or epoch == config.num_epochs:
-          checkpoints.save(manager, epoch, state, config, key,
-                           force=epoch == config.num_epochs)
-          saved_epoch = epoch
+        bar.set_postfix_str(f'{len(active) * examples / seconds:,.0f} ex/s loss '
+                            f'{lines[0][1]["train/loss"]:.4g}', refresh=False)
+        _log_epoch(epoch, config.num_epochs, seconds, lines, stacked,
+                   len(active) * examples / seconds)
         if stop.requested:
           break
       if stop.requested:
-        if finished_epoch > saved_epoch:
-          checkpoints.save(manager, finished_epoch, state, config, key, force=True)
-        raise Stopped(finished_epoch, workdir)
+        for i, run in enumerate(runs):
+          if run.failure is None and run.finished_epoch > run.saved_epoch:
+            run.save(run.finished_epoch, take(state, i), force=True)
+        raise Stopped(min(run.finished_epoch for run in runs), runs[0].workdir
+                      if not stacked else [run.workdir for run in runs])
   finally:
     bar.close()
-    writers.close()
+    for run in runs:
+      run.writers.close()
+  failed = [run for run in runs if run.failure]
+  if failed:
+    raise ExperimentError(f'{len(failed)} of the {len(runs)} runs stopped: ' + ' '.join(
+        f'{run.workdir}: {run.failure}' for run in failed))
   return state
 
 
-def _test_scalars(evaluate, state, test_images, dataset, num_clusters, key):
+def _check_finite(runs, per_run, epoch):
+  """Marks the runs whose epoch loss is not finite as failed; raises ExperimentError at
+  once when no run is left (a single run: the epoch is not saved)."""
+  for run, metrics in zip(runs, per_run):
+    if run.failure is None and (metrics['finite'] < 1.0
+                                or not math.isfinite(metrics['loss'])):
+      last = run.manager.latest_step()
+      kept = (f'The last good checkpoint is epoch {last} in {run.workdir / "checkpoints"}.'
+              if last else 'No checkpoint was saved before it.')
+      run.failure = (f'non-finite loss in epoch {epoch}; stopped without saving it. {kept} '
+                     'Lower --learning_rate or check the data.')
+      if len(runs) > 1:
+        log.error('%s: %s The other runs go on.', run.workdir, run.failure)
+  if all(run.failure for run in runs):
+    if len(runs) == 1:
+      raise ExperimentError(runs[0].failure)
+    raise ExperimentError('every run of the sweep stopped: ' + ' '.join(
+        f'{run.workdir}: {run.failure}' for run in runs))
+
+
+def _log_epoch(epoch, num_epochs, seconds, lines, stacked, examples_per_second):
+  """One log line per epoch: the run's scalars, or for a sweep the range over its runs
+  (and each run's line when there are at most 8)."""
+  if not stacked:
+    [(_, scalars)] = lines
+    log.info('epoch %d/%d %.2fs | %s', epoch, num_epochs, seconds, ' '.join(
+        f'{k}={v:.4g}' for k, v in scalars.items() if k != 'train/seconds'))
+    return
+  shown = [k for k in ('train/loss', 'test/clustering_accuracy') if k in lines[0][1]]
+  ranges = ' '.join(f'{k}={min(s[k] for _, s in lines):.4g}..{max(s[k] for _, s in lines):.4g}'
+                    for k in shown)
+  log.info('epoch %d/%d %.2fs | %d runs, %s ex/s | %s', epoch, num_epochs, seconds,
+           len(lines), f'{examples_per_second:,.0f}', ranges)
+  if len(lines) <= 8:
+    for run, scalars in lines:
+      log.info('  %s | %s', run.workdir, ' '.join(
+          f'{k}={v:.4g}' for k, v in scalars.items()
+          if k not in ('train/seconds', 'train/examples_per_second')))
+
+
+def _test_scalars(test_metrics, clusters, dataset, num_clusters):
   """test/* scalars: the objective's evaluation terms and, with a categorical code, the
   clustering accuracy (Hungarian matching) against the labels."""
-  test_metrics, clusters = jax.device_get(evaluate(state, test_images, key))
+  test_metrics, clusters = jax.device_get((test_metrics, clusters))
   scalars = {f'test/{k}': float(v) for k, v in test_metrics.items()}
   if clusters is not None:
     scalars['test/clustering_accuracy'] = metrics_lib.clustering_accuracy(

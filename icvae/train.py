@@ -166,7 +166,13 @@ def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate
     raise ValueError(f'batch_size {batch_size} must be a multiple of the number of devices '
                      f'({mesh.size}).')
   train_step = make_train_step(graphdef, optimizer, objective, jit=False)
-  batch_sharding = NamedSharding(mesh, PartitionSpec('data'))
+  train_epoch = _epoch_function(train_step, batch_size,
+                                NamedSharding(mesh, PartitionSpec('data')))
+  return jax.jit(train_epoch, donate_argnums=0 if donate else ())
+
+
+def _epoch_function(train_step, batch_size, batch_sharding):
+  """The unjitted train_epoch of `make_train_epoch` (batch_sharding None: no constraint)."""
 
   def train_epoch(state, images, key, epoch):
     permutation_key, step_key = jax.random.split(key)
@@ -176,8 +182,9 @@ def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate
     order = order[:num_steps * batch_size].reshape(num_steps, batch_size)
 
     def body(state, indices):
-      batch = jax.lax.with_sharding_constraint(jax.tree.map(lambda a: a[indices], images),
-                                               batch_sharding)
+      batch = jax.tree.map(lambda a: a[indices], images)
+      if batch_sharding is not None:
+        batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
       return train_step(state, batch, step_key)
 
     state, metrics = jax.lax.scan(body, state, order)
@@ -185,7 +192,53 @@ def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate
     means['finite'] = jnp.all(jnp.isfinite(metrics['loss'])).astype(jnp.float32)
     return state, means
 
-  return jax.jit(train_epoch, donate_argnums=0 if donate else ())
+  return train_epoch
+
+
+def run_mesh(num_runs, devices=None):
+  """A 1-d mesh named 'runs' over the most devices (of `devices`, default all local ones)
+  whose count divides `num_runs`, for `make_sweep_epoch`."""
+  devices = jax.local_devices() if devices is None else list(devices)
+  count = max(d for d in range(1, len(devices) + 1) if num_runs % d == 0)
+  return jax.make_mesh((count,), ('runs',), devices=devices[:count],
+                       axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def place_runs(tree, mesh):
+  """Places the arrays of `tree`, each with a leading axis of runs, split over the mesh's
+  'runs' axis (each device holds whole runs)."""
+  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec('runs')))
+
+
+def make_sweep_epoch(graphdef, make_parts, batch_size, data_axes, *, donate=True):
+  """Builds train_epoch(states, data, keys, epoch, values) -> (states, metrics) for R runs
+  in one jitted call: `make_train_epoch`'s epoch, vmapped over the runs.
+
+  Args:
+    graphdef: the networks' structure, the same in every run.
+    make_parts: make_parts(values) -> (optimizer, objective) of one run, where `values` is
+      {setting name: scalar} of that run's swept settings (traced: the objective and
+      optimiser must use them only in arithmetic).
+    batch_size: of every run.
+    data_axes: `jax.vmap` in_axes of the training data: None for an array (or leaf) that
+      every run shares, 0 for one stacked per run.
+    donate: donate the states (see `make_train_epoch`).
+
+  Returns:
+    A jitted function. `states` and `keys` have a leading axis of R runs (place them with
+    `place_runs` to split the runs over devices), `epoch` is shared, `values` is
+    {name: (R,) array}; the metrics come back as (R,) arrays. Run r computes what
+    `make_train_epoch` computes for its state, key and values alone, up to floating-point
+    rounding (XLA may order a batched matmul's sums differently).
+  """
+
+  def one_run(state, data, key, epoch, values):
+    optimizer, objective = make_parts(values)
+    train_step = make_train_step(graphdef, optimizer, objective, jit=False)
+    return _epoch_function(train_step, batch_size, None)(state, data, key, epoch)
+
+  vmapped = jax.vmap(one_run, in_axes=(0, data_axes, 0, None, 0))
+  return jax.jit(vmapped, donate_argnums=0 if donate else ())
 
 
 def evaluation_batch_size(count, requested, multiple_of):
@@ -215,16 +268,22 @@ def make_evaluate(graphdef, objective, batch_size, mesh):
   argmax cluster of every image (None when the objective has no categorical code). Dropout
   is off; `key` drives the Monte Carlo samples, with fold_in(key, batch index) per batch.
   """
-  eval_step = make_eval_step(graphdef, objective, jit=False)
-  batch_sharding = NamedSharding(mesh, PartitionSpec('data'))
+  return jax.jit(_evaluate_function(make_eval_step(graphdef, objective, jit=False),
+                                    batch_size, mesh.size,
+                                    NamedSharding(mesh, PartitionSpec('data'))))
+
+
+def _evaluate_function(eval_step, batch_size, multiple_of, batch_sharding):
+  """The unjitted evaluate of `make_evaluate` (batch_sharding None: no constraint)."""
 
   def evaluate(state, images, key):
-    size = evaluation_batch_size(images.shape[0], batch_size, mesh.size)
+    size = evaluation_batch_size(images.shape[0], batch_size, multiple_of)
     batches = images.reshape(images.shape[0] // size, size, *images.shape[1:])
 
     def body(_, inputs):
       index, batch = inputs
-      batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+      if batch_sharding is not None:
+        batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
       metrics, logits = eval_step(state, batch, jax.random.fold_in(key, index))
       return None, (metrics, None if logits is None else logits.argmax(-1))
 
@@ -233,4 +292,19 @@ def make_evaluate(graphdef, objective, batch_size, mesh):
     return (jax.tree.map(jnp.mean, metrics),
             None if clusters is None else clusters.reshape(-1))
 
-  return jax.jit(evaluate)
+  return evaluate
+
+
+def make_sweep_evaluate(graphdef, make_parts, batch_size):
+  """Builds evaluate(states, images, keys, values) -> (metrics, clusters or None) for R
+  runs in one jitted call: `make_evaluate` vmapped over the runs (see `make_sweep_epoch`
+  for `make_parts` and `values`); the images are shared, metrics come back as (R,) arrays
+  and clusters as (R, N)."""
+
+  def one_run(state, images, key, values):
+    _, objective = make_parts(values)
+    evaluate = _evaluate_function(make_eval_step(graphdef, objective, jit=False),
+                                  batch_size, 1, None)
+    return evaluate(state, images, key)
+
+  return jax.jit(jax.vmap(one_run, in_axes=(0, None, 0, 0)))

@@ -46,6 +46,8 @@ RECONSTRUCTION = Setting('reconstruction', 'expected', "Reconstruction estimator
 
 
 def _check_weight(name, value):
+  if isinstance(value, jax.Array):  # traced in a sweep (`icvae.sweep`), checked per run
+    return
   if isinstance(value, bool) or not isinstance(value, (int, float)):
     raise settings_lib.SettingError(f'{name} must be a number, got {value!r}.')
   if not math.isfinite(value) or value < 0:
@@ -79,7 +81,10 @@ def infocatvae_loss(key, x, posterior, decode_fn, classify_fn, prior_means, *, b
     num_info_samples: generated images for the information term (default: the batch size).
     stratified_info: equal label counts in the information term.
     compute_information: force the information term on (for evaluation of a CatVAE) or off;
-      None means "when beta_info > 0".
+      None means "when beta_info > 0". A traced beta_info (a sweep over it, `icvae.sweep`)
+      counts as > 0: every run of the sweep computes the term and weighs it by its own
+      beta_info, so a run at beta_info = 0 has the loss and gradients of CatVAE and logs
+      the information term besides.
 
   Returns:
     (loss, terms): the scalar loss and a dict of unweighted batch means:
@@ -107,15 +112,16 @@ def infocatvae_loss(key, x, posterior, decode_fn, classify_fn, prior_means, *, b
            'kl_categorical': kl_categorical}
   if reconstruction == 'expected':
     terms['elbo'] = log_likelihood - kl_continuous - kl_categorical
+  traced = isinstance(beta_info, jax.Array)
   if compute_information is None:
-    compute_information = beta_info > 0
+    compute_information = traced or beta_info > 0
   if compute_information:
     information = losses.information_term(
         info_key, decode_fn, classify_fn, prior_means,
         x.shape[0] if num_info_samples is None else int(num_info_samples),
         likelihood, stratified_info)
     terms['information'] = information
-    if beta_info > 0:
+    if traced or beta_info > 0:
       loss = loss + beta_info * information
   terms['loss'] = loss
   return loss, terms
