@@ -81,7 +81,7 @@ def expand(config, seeds=(), axes=()):
       invalid for the model (naming the flag), or a setting that cannot be swept.
   """
   axes = [parse_axis(a) if isinstance(a, str) else a for a in axes]
-  seeds = [settings_lib.Setting('seeds', 0, '').validate(s) for s in seeds]
+  seeds = [_seed(s) for s in seeds]
   if len(set(seeds)) != len(seeds):
     raise SettingError(f'--seeds={",".join(map(str, seeds))}: a seed is listed twice; list '
                        'each once.')
@@ -106,6 +106,15 @@ def expand(config, seeds=(), axes=()):
     changes['workdir'] = str(base.joinpath(*parts))
     runs.append(config.replace(**changes))
   return runs
+
+
+def _seed(value):
+  try:
+    return settings_lib.Setting('seeds', 0, '').validate(
+        int(value) if isinstance(value, str) else value)
+  except ValueError:
+    raise SettingError(f'--seeds=...,{value},...: seeds are integers (e.g. --seeds=0,1,2).'
+                       ) from None
 
 
 def _number(name, text):
