@@ -38,7 +38,9 @@ flags.DEFINE_string('data_dir', None, 'Folder with the MNIST IDX gz files.')
 flags.DEFINE_string('torch_python', None, 'Python with torch installed (default: this one).')
 flags.DEFINE_list('batch_sizes', ['64', '128', '512'], 'Batch sizes.')
 flags.DEFINE_list('estimators', ['soft_code', 'expected'], 'Reconstruction estimators.')
-flags.DEFINE_list('torch_modes', ['eager', 'compile'], 'PyTorch modes; empty for none.')
+flags.DEFINE_list('torch_modes', ['eager', 'compile'], 'PyTorch modes (eager, compile, '
+                  'cudagraphs: torch.compile mode=reduce-overhead); empty for none.')
+flags.DEFINE_list('models', ['infocatvae', 'catvae'], 'Models: infocatvae, catvae.')
 flags.DEFINE_boolean('bfloat16', True, 'Also time icvae with --compute_dtype=bfloat16.')
 flags.DEFINE_string('out', 'benchmark_results.json', 'JSON file for every number.')
 FLAGS = flags.FLAGS
@@ -103,8 +105,9 @@ def main(_):
   mesh = train.data_mesh()
   images = train.replicate(jnp.asarray(flat), mesh)
   batch_sizes = [int(b) for b in FLAGS.batch_sizes]
-  grid = [(r, m, beta, b) for r in FLAGS.estimators for m, beta in MODELS for b in batch_sizes]
-  results = {'jax': jax.__version__, 'devices': f'{mesh.size} x {jax.devices()[0].platform}',
+  grid = [(r, m, beta, b) for r in FLAGS.estimators for m, beta in MODELS
+          for b in batch_sizes if m in FLAGS.models]
+  results = {'jax': jax.__version__, 'devices': f'{mesh.size} x {jax.devices()[0].device_kind}',
              'cpu_count': os.cpu_count(), 'jax_matmul_gflops': jax_matmul_gflops(), 'runs': []}
   for reconstruction, model, beta_info, batch_size in grid:
     row = {'reconstruction': reconstruction, 'model': model, 'batch_size': batch_size,
@@ -120,6 +123,7 @@ def main(_):
     torch_out = torch_results(flat, configs)
     results['torch'] = torch_out['torch']
     results['torch_matmul_gflops'] = torch_out['matmul_gflops']
+    results['torch_device'] = torch_out.get('device', 'cpu')
     for run in torch_out['runs']:
       for row in results['runs']:
         if (row['reconstruction'], row['batch_size']) == (run['reconstruction'],
@@ -133,14 +137,17 @@ def main(_):
 
 def print_table(results):
   print(f"JAX {results['jax']} on {results['devices']} ({results['cpu_count']} cores), "
-        f"torch {results.get('torch', '-')}; float32 2048^3 matmul: "
+        f"torch {results.get('torch', '-')} on {results.get('torch_device', '-')}; float32 2048^3 matmul: "
         f"JAX {results['jax_matmul_gflops']:.0f} GFLOP/s, "
         f"torch {results.get('torch_matmul_gflops', float('nan')):.0f} GFLOP/s\n")
   columns = [('jax_float32', 'icvae f32'), ('jax_bfloat16', 'icvae bf16'),
-             ('torch_eager', 'torch eager'), ('torch_compile', 'torch.compile')]
+             ('torch_eager', 'torch eager'), ('torch_compile', 'torch.compile'),
+             ('torch_cudagraphs', 'torch.compile CUDA graphs')]
   columns = [c for c in columns if any(c[0] in row for row in results['runs'])]
   header = ['estimator', 'model', 'batch', 'MFLOP/ex'] + [name for _, name in columns]
-  header += ['icvae f32 / eager', 'icvae f32 / compile', 'icvae f32 GFLOP/s']
+  others = [key for key, _ in columns if key.startswith('torch_')]
+  header += [f'icvae f32 / {name}' for key, name in columns if key in others]
+  header += ['icvae f32 GFLOP/s']
   print('| ' + ' | '.join(header) + ' |')
   print('|' + '---|' * len(header))
   for row in results['runs']:
@@ -148,7 +155,7 @@ def print_table(results):
     cells = [row['reconstruction'], row['model'], str(row['batch_size']),
              f"{row['flops_per_example'] / 1e6:.1f}"]
     cells += [f'{speed[key]:,.0f}' if key in speed else '-' for key, _ in columns]
-    for other in ('torch_eager', 'torch_compile'):
+    for other in others:
       cells.append(f"{speed['jax_float32'] / speed[other]:.1f}x" if other in speed else '-')
     cells.append(f"{speed['jax_float32'] * row['flops_per_example'] / 1e9:.0f}")
     print('| ' + ' | '.join(cells) + ' |')

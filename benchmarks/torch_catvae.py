@@ -97,17 +97,27 @@ def loss_fn(model, x, reconstruction, beta_cont, beta_cat, beta_info):
 
 
 def measure(images, reconstruction, beta_info, batch_size, mode, min_seconds, min_steps,
-            seed=0):
-  """Steady-state training examples/s of one configuration (warm-up steps excluded)."""
+            seed=0, device='cpu'):
+  """Steady-state training examples/s of one configuration (warm-up steps excluded).
+
+  mode: 'eager'; 'compile' (`torch.compile`, default mode); 'cudagraphs' (`torch.compile`
+  with mode='reduce-overhead', which replays the compiled step as CUDA graphs on a GPU).
+  On a GPU the timed loop ends with a synchronisation (`float(loss)`), so the queued work
+  counts.
+  """
   torch.manual_seed(seed)
-  model = CatVAE()
+  model = CatVAE().to(device)
   model.train()
   optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
   step_loss = lambda x: loss_fn(model, x, reconstruction, 10.0, 10.0, beta_info)
   compile_seconds = 0.0
   if mode == 'compile':
     step_loss = torch.compile(step_loss)
-  data = torch.from_numpy(images)
+  elif mode == 'cudagraphs':
+    step_loss = torch.compile(step_loss, mode='reduce-overhead')
+  elif mode != 'eager':
+    raise ValueError(f'unknown mode {mode!r}: eager, compile or cudagraphs.')
+  data = torch.from_numpy(images).to(device)
   num_batches = data.shape[0] // batch_size
 
   def run(steps, order):
@@ -120,7 +130,7 @@ def measure(images, reconstruction, beta_info, batch_size, mode, min_seconds, mi
       optimizer.step()
     return float(loss)
 
-  order = torch.randperm(data.shape[0])
+  order = torch.randperm(data.shape[0], device=device)
   started = time.perf_counter()
   run(3, order)  # warm-up (and compilation)
   compile_seconds = time.perf_counter() - started
@@ -137,15 +147,17 @@ def measure(images, reconstruction, beta_info, batch_size, mode, min_seconds, mi
           'seconds': seconds, 'warmup_seconds': compile_seconds}
 
 
-def matmul_gflops(size=2048, repeats=20):
+def matmul_gflops(size=2048, repeats=20, device='cpu'):
   """float32 size x size matmul throughput, GFLOP/s."""
-  a = torch.randn(size, size)
-  b = torch.randn(size, size)
+  a = torch.randn(size, size, device=device)
+  b = torch.randn(size, size, device=device)
   for _ in range(3):
-    a @ b
+    c = a @ b
+  float(c[0, 0])
   started = time.perf_counter()
   for _ in range(repeats):
-    a @ b
+    c = a @ b
+  float(c[0, 0])
   return 2 * size ** 3 * repeats / (time.perf_counter() - started) / 1e9
 
 
@@ -157,13 +169,17 @@ def main():
                       help='JSON list of {reconstruction, beta_info, batch_size, mode}')
   parser.add_argument('--min_seconds', type=float, default=3.0)
   parser.add_argument('--min_steps', type=int, default=30)
+  parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                      help='cpu or cuda (default: cuda when there is a GPU)')
   args = parser.parse_args()
   images = np.load(args.images)
   results = {'torch': torch.__version__, 'threads': torch.get_num_threads(),
-             'matmul_gflops': matmul_gflops(), 'runs': []}
+             'device': (torch.cuda.get_device_name() if args.device == 'cuda' else 'cpu'),
+             'matmul_gflops': matmul_gflops(device=args.device), 'runs': []}
   for config in json.loads(args.configs):
     result = measure(images, config['reconstruction'], config['beta_info'],
-                     config['batch_size'], config['mode'], args.min_seconds, args.min_steps)
+                     config['batch_size'], config['mode'], args.min_seconds, args.min_steps,
+                     device=args.device)
     results['runs'].append({**config, **result})
     print(json.dumps(results['runs'][-1]), flush=True)
   with open(args.out, 'w') as f:

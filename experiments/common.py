@@ -68,6 +68,18 @@ def define_flags(flag_values=FLAGS):
                               'with --seeds for seeds too): runs in '
                               '<workdir>/<name>=<v>/..., each a complete run of its own.',
                               flag_values=flag_values)
+  if 'coordinator_address' not in flag_values:
+    flags.DEFINE_string('coordinator_address', None, 'Several processes (jax.distributed): '
+                        'host:port of process 0, with --num_processes and --process_id. '
+                        'See BUILD.md, "Several hosts".', flag_values=flag_values)
+    flags.DEFINE_integer('num_processes', None, 'Several processes: how many.',
+                         flag_values=flag_values)
+    flags.DEFINE_integer('process_id', None, 'Several processes: this one\'s index, 0 to '
+                         '--num_processes - 1.', flag_values=flag_values)
+    flags.DEFINE_boolean('distributed', False, 'Join a multi-process launch that jax '
+                         'detects itself (TPU pod slices, SLURM, Open MPI): '
+                         'jax.distributed.initialize() without arguments.',
+                         flag_values=flag_values)
   if 'final_eval' not in flag_values:
     flags.DEFINE_boolean('final_eval', True, 'Run experiments.evaluate on the workdir when '
                          'training ends (report.json and figures in <workdir>/eval).',
@@ -141,7 +153,8 @@ def setup_logging():
   handler.setFormatter(std_logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
   icvae_log = std_logging.getLogger('icvae')
   icvae_log.handlers[:] = [handler]
-  icvae_log.setLevel(std_logging.INFO)
+  # In a multi-process launch, process 0 tells the story; the others warn only.
+  icvae_log.setLevel(std_logging.INFO if loop.is_writer() else std_logging.WARNING)
   icvae_log.propagate = False
   return icvae_log
 
@@ -159,10 +172,66 @@ def sweep_from_flags(config):
     raise app.UsageError(str(e)) from e
 
 
+def distributed_from_flags():
+  """Joins a multi-process launch when the flags ask for one (`jax.distributed`).
+
+  Raises app.UsageError, before anything is written, for an incomplete or inconsistent
+  launch (the three explicit flags go together; 0 <= --process_id < --num_processes), or
+  when the processes cannot meet within two minutes.
+  """
+  explicit = {'coordinator_address': FLAGS.coordinator_address,
+              'num_processes': FLAGS.num_processes, 'process_id': FLAGS.process_id}
+  given = {k: v for k, v in explicit.items() if v is not None}
+  if not given and not FLAGS.distributed:
+    return
+  if given and len(given) < 3:
+    missing = ', '.join(f'--{k}' for k in explicit if k not in given)
+    raise app.UsageError(f'{", ".join(f"--{k}" for k in given)} without {missing}: a '
+                         'multi-process launch gives all three (or --distributed alone, where '
+                         'jax detects the cluster).')
+  if given and not (FLAGS.num_processes >= 1 and 0 <= FLAGS.process_id < FLAGS.num_processes):
+    raise app.UsageError(f'--process_id={FLAGS.process_id} with --num_processes='
+                         f'{FLAGS.num_processes}: process ids run from 0 to '
+                         f'{FLAGS.num_processes - 1}.')
+  import jax  # pylint: disable=g-import-not-at-top
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU-only launches
+  try:
+    jax.distributed.initialize(**given, initialization_timeout=120)
+  except Exception as e:  # jax raises several types when the processes do not meet
+    raise app.UsageError(f'could not join the multi-process launch ({e}). Start every '
+                         'process with the same --coordinator_address and --num_processes '
+                         'and its own --process_id.') from e
+  if given and jax.process_count() != FLAGS.num_processes:
+    raise app.UsageError(f'--num_processes={FLAGS.num_processes}, but {jax.process_count()} '
+                         'processes joined: give every process the same --num_processes.')
+
+
+def check_same_config(config):
+  """In a multi-process launch, refuses (app.UsageError) processes started with other
+  settings than process 0's."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  if jax.process_count() == 1:
+    return
+  digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).digest()
+  mine = np.frombuffer(digest, np.uint8)
+  everyone = np.asarray(multihost_utils.process_allgather(mine))
+  differ = [i for i in range(len(everyone)) if not np.array_equal(everyone[i], everyone[0])]
+  if differ:
+    raise app.UsageError(f'processes {differ} were started with other settings than process '
+                         '0: start every process with the same flags (only --process_id '
+                         'differs).')
+
+
 def run(dataset):
   """Validates the flags, then trains and evaluates; errors exit 1 with one message."""
   config = config_from_flags(dataset)
   runs = sweep_from_flags(config)
+  distributed_from_flags()
+  check_same_config(config)
   options = eval_options_from_flags()
   icvae_log = setup_logging()
   icvae_log.info('config: %s', config.to_dict())
@@ -174,7 +243,7 @@ def run(dataset):
                      ', '.join(pathlib.Path(r.workdir).relative_to(config.workdir).as_posix()
                                for r in runs))
       loop.train_sweep(runs)
-    if FLAGS.final_eval:
+    if FLAGS.final_eval and loop.is_writer():  # process 0 of a multi-process launch
       for run_config in runs or [config]:
         report = report_lib.evaluate_run(run_config.workdir,
                                           data_dir=config.data_dir or None, options=options)

@@ -23,6 +23,7 @@ from icvae import objectives
 from icvae import config
 from icvae import train
 from icvae import checkpoints
+from icvae import sweep
 from icvae import loop
 from icvae import figures
 from icvae import report
@@ -30,6 +31,7 @@ from icvae.checkpoints import load_model
 from icvae.config import RunConfig
 from icvae.figures import decode_mean
 from icvae.loop import train_and_evaluate
+from icvae.loop import train_sweep
 from icvae.losses import CategoricalPosterior
 from icvae.losses import JointPosterior
 from icvae.models import CategoricalVAE

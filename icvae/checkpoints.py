@@ -52,9 +52,14 @@ def restore(checkpoint_manager, epoch, abstract_state):
   return restored['state'], restored['meta']
 
 
-def abstract(state):
-  """The `jax.ShapeDtypeStruct` tree of `state` (what a restore fills in)."""
-  return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), state)
+def abstract(state, sharding=None):
+  """The `jax.ShapeDtypeStruct` tree of `state` (what a restore fills in), restored with
+  `sharding` (default: on this process's first device). Naming the sharding lets a
+  checkpoint saved on other devices, or by several processes, be read here."""
+  if sharding is None:
+    sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding),
+                      state)
 
 
 def _array_layout(tree):

@@ -107,6 +107,22 @@ class Writers:
     self._tb.close()
 
 
+def is_writer():
+  """Whether this process writes the workdir's files (config, metrics, events, lock): the
+  only process, or process 0 of a `jax.distributed` launch. Orbax saves from every process."""
+  return jax.process_index() == 0
+
+
+class _NoWriters:
+  """The writers of a process that writes nothing (not process 0)."""
+
+  def write(self, epoch, step, scalars):
+    del epoch, step, scalars
+
+  def close(self):
+    pass
+
+
 class WorkdirLock:
   """An exclusive lock on a workdir (`.lock`, flock): one training process at a time.
 
@@ -234,7 +250,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
   objective = config.build_objective()
   graphdef, state, optimizer = checkpoints.new_state(config)
   with contextlib.ExitStack() as stack:
-    [run] = _open_runs(stack, [config], checkpoints.abstract(state))
+    abstract = checkpoints.abstract(state, train.replicated_sharding(mesh))
+    [run] = _open_runs(stack, [config], abstract)
     state = run.initial_state(state)
     run.write_config()
     state = train.replicate(state, mesh)
@@ -251,9 +268,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
                          train.replicate(np.int32(epoch), mesh))
 
     def evaluate_fn(state, epoch):
-      metrics, clusters = evaluate(state, test_images, jax.random.fold_in(run.eval_key,
-                                                                          epoch))
-      return [(metrics, clusters)]
+      key = train.replicate(jax.random.fold_in(run.eval_key, epoch), mesh)
+      return [evaluate(state, test_images, key)]
 
     num_clusters = train.cluster_count(graphdef, objective, state, test_images)
     return _train_epochs([run], state, epoch_fn, evaluate_fn, dataset, num_clusters,
@@ -283,6 +299,10 @@ def train_sweep(configs, dataset=None, devices=None):
   configs = list(configs)
   if not configs:
     raise ExperimentError('a sweep needs at least one run.')
+  if jax.process_count() > 1:
+    raise ExperimentError(f'a sweep runs in one process (this is process '
+                          f'{jax.process_index()} of {jax.process_count()}): launch it without '
+                          'jax.distributed; its runs split over that process\'s devices.')
   config = configs[0]
   dataset = _checked_dataset(config, dataset)
   train_view = jnp.asarray(config.view(dataset.train_images))
@@ -406,7 +426,7 @@ class _Run:
     return fresh
 
   def write_config(self):
-    if self.start_epoch < self.config.num_epochs:  # a finished run keeps its checkpoints' config
+    if is_writer() and self.start_epoch < self.config.num_epochs:  # a finished run keeps its checkpoints' config
       write_atomically(self.workdir / 'config.json',
                        json.dumps(self.config.to_dict(), indent=2) + '\n')
 
@@ -430,8 +450,9 @@ def _open_runs(stack, configs, abstract_state):
   runs = []
   for config in configs:
     workdir = pathlib.Path(config.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    stack.enter_context(WorkdirLock(workdir))
+    if is_writer():
+      workdir.mkdir(parents=True, exist_ok=True)
+      stack.enter_context(WorkdirLock(workdir))
     # Closing the manager waits for the saves in flight, however training ends.
     manager = stack.enter_context(checkpoints.manager(workdir / 'checkpoints',
                                                       config.checkpoint_every))
@@ -477,7 +498,8 @@ def _train_epochs(runs, state, epoch_fn, evaluate_fn, dataset, num_clusters, sta
   steps_per_epoch = len(dataset.train_images) // config.batch_size
   examples = steps_per_epoch * config.batch_size
   for run in runs:
-    run.writers = Writers(run.workdir, start_epoch, steps_per_epoch)
+    run.writers = (Writers(run.workdir, start_epoch, steps_per_epoch) if is_writer()
+                   else _NoWriters())
   stop = StopRequest()
   bar = _progress_bar(config, start_epoch)
   take = (lambda tree, i: sweep_lib.unstack(tree, i)) if stacked else (lambda tree, i: tree)
@@ -489,7 +511,7 @@ def _train_epochs(runs, state, epoch_fn, evaluate_fn, dataset, num_clusters, sta
           next_state, epoch_metrics = epoch_fn(state, epoch)
         if not _wait(epoch_metrics, stop):
           break
-        epoch_metrics = jax.device_get(epoch_metrics)
+        epoch_metrics = train.fetch(epoch_metrics)
         seconds = time.time() - started
         _check_finite(runs, [take(epoch_metrics, i) for i in range(len(runs))], epoch)
         state = next_state
@@ -576,7 +598,7 @@ def _log_epoch(epoch, num_epochs, seconds, lines, stacked, examples_per_second):
 def _test_scalars(test_metrics, clusters, dataset, num_clusters):
   """test/* scalars: the objective's evaluation terms and, with a categorical code, the
   clustering accuracy (Hungarian matching) against the labels."""
-  test_metrics, clusters = jax.device_get((test_metrics, clusters))
+  test_metrics, clusters = train.fetch((test_metrics, clusters))
   scalars = {f'test/{k}': float(v) for k, v in test_metrics.items()}
   if clusters is not None:
     scalars['test/clustering_accuracy'] = metrics_lib.clustering_accuracy(

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 from jax.sharding import NamedSharding
@@ -134,15 +135,51 @@ def make_eval_step(graphdef, objective, *, jit=True):
 
 
 def data_mesh(devices=None):
-  """A 1-d mesh named 'data' over `devices` (default: all local devices)."""
-  devices = jax.local_devices() if devices is None else list(devices)
+  """A 1-d mesh named 'data' over `devices` (default: every device of every process, which
+  is the local devices unless `jax.distributed` joined several processes)."""
+  devices = jax.devices() if devices is None else list(devices)
   return jax.make_mesh((len(devices),), ('data',), devices=devices,
                        axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def replicate(tree, mesh):
-  """Places every array of `tree` on every device of `mesh`."""
-  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+  """Places every array of `tree` on every device of `mesh`.
+
+  With several processes (`jax.distributed`) the mesh spans them all: every process passes
+  the same values and holds the copies on its own devices (a global, replicated array).
+  PRNG keys travel as their key data.
+  """
+  sharding = NamedSharding(mesh, PartitionSpec())
+
+  def place(leaf):
+    if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+      impl = jax.random.key_impl(leaf)
+      data = jax.device_put(np.asarray(jax.random.key_data(leaf)), sharding)
+      return jax.jit(lambda d: jax.random.wrap_key_data(d, impl=impl),
+                     out_shardings=sharding)(data)
+    if jax.process_count() > 1 and not (isinstance(leaf, jax.Array)
+                                        and not leaf.is_fully_addressable):
+      leaf = np.asarray(leaf)  # a process-local value becomes global from numpy
+    return jax.device_put(leaf, sharding)
+
+  return jax.tree.map(place, tree)
+
+
+def replicated_sharding(mesh):
+  """The sharding of an array held whole on every device of `mesh`."""
+  return NamedSharding(mesh, PartitionSpec())
+
+
+def fetch(tree):
+  """The values of a tree of arrays on the host (numpy), also for a global array that
+  spans several processes, which must then be replicated (as every metric is)."""
+  def get(leaf):
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+      if not leaf.sharding.is_fully_replicated:
+        raise ValueError('fetch: a global array that is not replicated; gather it first.')
+      return np.asarray(leaf.addressable_data(0))
+    return jax.device_get(leaf)
+  return jax.tree.map(get, tree)
 
 
 def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate=True):
@@ -168,7 +205,8 @@ def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate
   train_step = make_train_step(graphdef, optimizer, objective, jit=False)
   train_epoch = _epoch_function(train_step, batch_size,
                                 NamedSharding(mesh, PartitionSpec('data')))
-  return jax.jit(train_epoch, donate_argnums=0 if donate else ())
+  return jax.jit(train_epoch, donate_argnums=0 if donate else (),
+                 out_shardings=NamedSharding(mesh, PartitionSpec()))
 
 
 def _epoch_function(train_step, batch_size, batch_sharding):
@@ -270,7 +308,8 @@ def make_evaluate(graphdef, objective, batch_size, mesh):
   """
   return jax.jit(_evaluate_function(make_eval_step(graphdef, objective, jit=False),
                                     batch_size, mesh.size,
-                                    NamedSharding(mesh, PartitionSpec('data'))))
+                                    NamedSharding(mesh, PartitionSpec('data'))),
+                 out_shardings=NamedSharding(mesh, PartitionSpec()))
 
 
 def _evaluate_function(eval_step, batch_size, multiple_of, batch_sharding):

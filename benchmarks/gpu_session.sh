@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The GPU rows of BENCHMARKS.md, as one prepared script for a lent GPU machine (its image has
+# jax, flax, optax, orbax, torch; not tensorflow-datasets or tensorboardX, which travel as
+# wheels in .whl/, nor ../shared, so MNIST travels in .gpu_data/mnist).
+#
+#   PART=bench  bash benchmarks/gpu_session.sh   # sweep throughput, bf16, torch side by side
+#   PART=table1 bash benchmarks/gpu_session.sh   # AAE, CatVAE, InfoCatVAE x 3 seeds, 600 epochs
+#
+# Writes its tables and logs under $OUT (default /tmp/gpu_out).
+set -uo pipefail
+OUT=${OUT:-/tmp/gpu_out}
+PART=${PART:-bench}
+DATA=${DATA:-.gpu_data/mnist}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 ICVAE_CACHE_DIR=/tmp/icvae-cache
+
+if [[ -d ${WHEELS:-.whl} ]]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl || exit 1
+  # tensorflow-metadata needs protobuf >= 6.31.1; bring ours only when the image's is older.
+  if ! python3 -c "import google.protobuf as p, sys; v = tuple(map(int, p.__version__.split('.')[:2])); sys.exit(v < (6, 31))"; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/optional/protobuf-*.whl || exit 1
+  fi
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/device.txt"
+python3 -c "import jax, flax, optax, orbax.checkpoint, torch; print('jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, 'torch', torch.__version__, jax.devices())" | tee -a "$OUT/device.txt"
+
+if [[ $PART == bench ]]; then
+  python3 -m benchmarks.sweep_throughput --flagfile=experiments/flags/mnist_infocatvae.flags \
+      --data_dir="$DATA" --workdir=/tmp/w --num_runs=1,4,16,64 --timed_epochs=3 \
+      2>"$OUT/sweep.log" | tee "$OUT/sweep_infocatvae.md"
+  python3 -m benchmarks.sweep_throughput --flagfile=experiments/flags/mnist_infocatvae.flags \
+      --data_dir="$DATA" --workdir=/tmp/w --num_runs=1,16,64 --timed_epochs=3 \
+      --compute_dtype=bfloat16 2>>"$OUT/sweep.log" | tee "$OUT/sweep_infocatvae_bf16.md"
+  python3 -m benchmarks.sweep_throughput --flagfile=experiments/flags/mnist_imae.flags \
+      --data_dir="$DATA" --workdir=/tmp/w --num_runs=1,16 --timed_epochs=3 \
+      2>>"$OUT/sweep.log" | tee "$OUT/sweep_imae.md"
+  python3 -m benchmarks.compare_pytorch --data_dir="$DATA" --batch_sizes=128 \
+      --estimators=soft_code,expected --models=infocatvae \
+      --torch_modes=eager,compile,cudagraphs --out="$OUT/compare_pytorch_gpu.json" \
+      2>"$OUT/compare.log" | tee "$OUT/compare_pytorch_gpu.md"
+fi
+
+if [[ $PART == table1 ]]; then
+  # Table 1's three models, 3 seeds each as one sweep program per model, 600 epochs; then
+  # InfoCatVAE's 3 seeds again in bfloat16. Test metrics every 100 epochs; no final report.
+  for run in aae:float32 catvae:float32 infocatvae:float32 infocatvae:bfloat16; do
+    model=${run%%:*}; dtype=${run##*:}
+    started=$(date +%s.%N)
+    python3 -m experiments.mnist --flagfile="experiments/flags/mnist_$model.flags" \
+        --data_dir="$DATA" --workdir="/tmp/t1/${model}_$dtype" --seeds=0,1,2 \
+        --num_epochs=${EPOCHS:-600} --compute_dtype="$dtype" --eval_every=100 \
+        --checkpoint_every=300 --final_eval=false --progress=false \
+        2>"$OUT/table1_${model}_$dtype.log"
+    status=$?
+    echo "$model $dtype exit $status wall $(python3 -c "import time; print(f'{time.time() - $started:.1f}')") s" \
+        | tee -a "$OUT/table1_times.txt"
+    for seed in 0 1 2; do
+      tail -n 1 "/tmp/t1/${model}_$dtype/seed=$seed/metrics.jsonl" \
+          | sed "s/^/{\"run\": \"${model}_$dtype\/seed=$seed\", \"last\": /; s/$/}/" \
+          >> "$OUT/table1_last.jsonl"
+    done
+  done
+fi
+ls -la "$OUT"
