@@ -3,7 +3,8 @@
 # jax, flax, optax, orbax, torch; not tensorflow-datasets or tensorboardX, which travel as
 # wheels in .whl/, nor ../shared, so MNIST travels in .gpu_data/mnist).
 #
-#   PART=bench  bash benchmarks/gpu_session.sh   # sweep throughput, bf16, torch side by side
+#   PART=bench  bash benchmarks/gpu_session.sh   # sweep throughput, bf16 speed and metrics,
+#                                                # icvae beside torch.compile / CUDA graphs
 #   PART=table1 bash benchmarks/gpu_session.sh   # AAE, CatVAE, InfoCatVAE x 3 seeds, 600 epochs
 #
 # Writes its tables and logs under $OUT (default /tmp/gpu_out).
@@ -28,28 +29,37 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import jax, flax, optax, orbax.checkpoint, torch; print('jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, 'torch', torch.__version__, jax.devices())" | tee -a "$OUT/device.txt"
 
 if [[ $PART == bench ]]; then
-  python3 -m benchmarks.sweep_throughput --flagfile=experiments/flags/mnist_infocatvae.flags \
-      --data_dir="$DATA" --workdir=/tmp/w --num_runs=1,4,16,64 --timed_epochs=3 \
-      2>"$OUT/sweep.log" | tee "$OUT/sweep_infocatvae.md"
-  python3 -m benchmarks.sweep_throughput --flagfile=experiments/flags/mnist_infocatvae.flags \
-      --data_dir="$DATA" --workdir=/tmp/w --num_runs=1,16,64 --timed_epochs=3 \
-      --compute_dtype=bfloat16 2>>"$OUT/sweep.log" | tee "$OUT/sweep_infocatvae_bf16.md"
-  python3 -m benchmarks.sweep_throughput --flagfile=experiments/flags/mnist_imae.flags \
-      --data_dir="$DATA" --workdir=/tmp/w --num_runs=1,16 --timed_epochs=3 \
-      2>>"$OUT/sweep.log" | tee "$OUT/sweep_imae.md"
-  python3 -m benchmarks.compare_pytorch --data_dir="$DATA" --batch_sizes=128 \
+  timeout 200 python3 -m benchmarks.sweep_throughput \
+      --flagfile=experiments/flags/mnist_infocatvae.flags --data_dir="$DATA" --workdir=/tmp/w \
+      --num_runs=1,4,16,64 --timed_epochs=2 2>"$OUT/sweep.log" | tee "$OUT/sweep_infocatvae.md"
+  timeout 120 python3 -m benchmarks.sweep_throughput \
+      --flagfile=experiments/flags/mnist_infocatvae.flags --data_dir="$DATA" --workdir=/tmp/w \
+      --num_runs=1,16 --timed_epochs=2 --compute_dtype=bfloat16 2>>"$OUT/sweep.log" \
+      | tee "$OUT/sweep_infocatvae_bf16.md"
+  # bfloat16 against float32: InfoCatVAE (appendix B), 3 seeds as one sweep each, 100 epochs.
+  for dtype in float32 bfloat16; do
+    timeout 150 python3 -m experiments.mnist --flagfile=experiments/flags/mnist_infocatvae.flags \
+        --data_dir="$DATA" --workdir="/tmp/dtype/$dtype" --seeds=0,1,2 --num_epochs=100 \
+        --compute_dtype=$dtype --eval_every=50 --checkpoint_every=100 --final_eval=false \
+        --progress=false 2>"$OUT/dtype_$dtype.log"
+    for seed in 0 1 2; do
+      tail -n 1 "/tmp/dtype/$dtype/seed=$seed/metrics.jsonl" \
+          | sed "s/^/{\"run\": \"$dtype\/seed=$seed\", \"last\": /; s/$/}/" >> "$OUT/dtype_last.jsonl"
+    done
+  done
+  timeout 240 python3 -m benchmarks.compare_pytorch --data_dir="$DATA" --batch_sizes=128 \
       --estimators=soft_code,expected --models=infocatvae \
       --torch_modes=eager,compile,cudagraphs --out="$OUT/compare_pytorch_gpu.json" \
       2>"$OUT/compare.log" | tee "$OUT/compare_pytorch_gpu.md"
 fi
 
 if [[ $PART == table1 ]]; then
-  # Table 1's three models, 3 seeds each as one sweep program per model, 600 epochs; then
-  # InfoCatVAE's 3 seeds again in bfloat16. Test metrics every 100 epochs; no final report.
-  for run in aae:float32 catvae:float32 infocatvae:float32 infocatvae:bfloat16; do
+  # Table 1's three models, 3 seeds each as one sweep program per model, 600 epochs. Test
+  # metrics every 100 epochs; no final report.
+  for run in ${RUNS:-aae:float32 catvae:float32 infocatvae:float32}; do
     model=${run%%:*}; dtype=${run##*:}
     started=$(date +%s.%N)
-    python3 -m experiments.mnist --flagfile="experiments/flags/mnist_$model.flags" \
+    timeout 300 python3 -m experiments.mnist --flagfile="experiments/flags/mnist_$model.flags" \
         --data_dir="$DATA" --workdir="/tmp/t1/${model}_$dtype" --seeds=0,1,2 \
         --num_epochs=${EPOCHS:-600} --compute_dtype="$dtype" --eval_every=100 \
         --checkpoint_every=300 --final_eval=false --progress=false \
