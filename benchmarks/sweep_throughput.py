@@ -31,6 +31,9 @@ flags.DEFINE_list('num_runs', ['1', '4', '16', '64'], 'Sweep sizes to time.')
 flags.DEFINE_integer('timed_epochs', 3, 'Epochs timed after the compiling one.')
 flags.DEFINE_integer('project_epochs', 600, 'Epochs per run for the projected wall time.')
 flags.DEFINE_string('dataset', 'mnist', 'mnist or fashion_mnist.')
+flags.DEFINE_enum('strategy', 'auto', ['auto', 'vmap', 'map'], 'How the runs share the '
+                  'program: auto (what the loop does: map on a CPU with one device, vmap '
+                  'elsewhere), vmap (batched), map (one after another, unbatched).')
 FLAGS = flags.FLAGS
 
 
@@ -72,8 +75,10 @@ def sweep_runs(config, dataset, count):
   images = train.replicate(objective.training_data(
       jnp.asarray(config.view(dataset.train_images))), mesh)
   data_axes = jax.tree.map(lambda _: None, images)
+  sequential = {'auto': False if mesh.size > 1 else None, 'vmap': False,
+                'map': True}[FLAGS.strategy]
   epoch = train.make_sweep_epoch(graphdef, lambda v: sweep.parts(config, v),
-                                 config.batch_size, data_axes)
+                                 config.batch_size, data_axes, sequential=sequential)
   keys = train.place_runs(jax.random.split(jax.random.key(0), count), mesh)
   values = train.place_runs(sweep.values_of(runs, []), mesh)
   return time_epochs(
@@ -89,7 +94,8 @@ def main(argv):
   examples = (len(dataset.train_images) // config.batch_size) * config.batch_size
   devices = jax.local_devices()
   print(f'{config.model}, batch {config.batch_size}, {len(devices)} x '
-        f'{devices[0].device_kind}, jax {jax.__version__}, compute {config.compute_dtype}')
+        f'{devices[0].device_kind}, jax {jax.__version__}, compute {config.compute_dtype}, '
+        f'sweep strategy {FLAGS.strategy}')
   print('| runs | program | devices | compile + 1st epoch (s) | s/epoch | examples/s (all runs) '
         f'| run-epochs/hour | {FLAGS.project_epochs}-epoch runs: hours | vs one at a time |')
   print('|---|---|---|---|---|---|---|---|---|')
@@ -99,7 +105,7 @@ def main(argv):
         f'{FLAGS.project_epochs * single / 3600:.2f} | 1.00x |', flush=True)
   for count in map(int, FLAGS.num_runs):
     (first, seconds), used = sweep_runs(config, dataset, count)
-    print(f'| {count} | sweep | {used} | {first:.1f} | {seconds:.3f} | '
+    print(f'| {count} | sweep ({FLAGS.strategy}) | {used} | {first:.1f} | {seconds:.3f} | '
           f'{count * examples / seconds:,.0f} | {count * 3600 / seconds:,.0f} | '
           f'{FLAGS.project_epochs * seconds / 3600:.2f} | '
           f'{count * single / seconds:.2f}x |', flush=True)

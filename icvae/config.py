@@ -176,6 +176,30 @@ class RunConfig:
       raise SettingError(f'unknown settings {sorted(unknown)}')
     return cls(**{k: v for k, v in saved.items() if k in own})
 
+  @classmethod
+  def from_flagfile(cls, path, dataset='mnist', **overrides):
+    """The RunConfig of a flagfile (`experiments/flags/*.flags`: `--name=value` lines, `#`
+    comments), on `dataset`, with `overrides` applied; the binaries' flags that are not
+    settings (evaluation sizes, --final_eval, ...) are skipped.
+
+    Raises:
+      SettingError: naming the flag, as on the command line.
+    """
+    values = {'dataset': dataset}
+    known = all_settings()
+    for line in open(path).read().splitlines():
+      line = line.strip()
+      if not line or line.startswith('#'):
+        continue
+      name, _, text = line.lstrip('-').partition('=')
+      if name in RESERVED_NAMES and name not in known:
+        continue
+      if name not in known:
+        raise SettingError(f'{path}: --{name}: not a setting of any model.')
+      values[name] = _parse(known[name], text)
+    values.update(overrides)
+    return cls(**values)
+
   @property
   def likelihood(self):
     """Bernoulli on pixels for the MLP (appendix B); a Gaussian on rows for the GRU.
@@ -203,6 +227,24 @@ class RunConfig:
   def build_objective(self):
     """The model family's objective with this configuration's weights."""
     return self.family.build_objective(self)
+
+
+def _parse(setting, text):
+  """A flag's text as its setting's type (absl's spellings of booleans)."""
+  if setting.kind is bool:
+    lowered = text.lower()
+    if lowered in ('true', 't', '1', ''):
+      return True
+    if lowered in ('false', 'f', '0'):
+      return False
+    raise SettingError(f'--{setting.name}={text}: must be true or false.')
+  if setting.kind in (int, float):
+    try:
+      return setting.kind(text)
+    except ValueError:
+      raise SettingError(f'--{setting.name}={text}: must be '
+                         f'{"an integer" if setting.kind is int else "a number"}.') from None
+  return text
 
 
 def _rebuild(values):

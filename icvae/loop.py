@@ -333,9 +333,11 @@ def train_sweep(configs, dataset=None, devices=None):
     def make_parts(run_values):
       return sweep_lib.parts(config, run_values)
 
+    sequential = False if mesh.size > 1 else None  # several devices: batched, split
     train_epoch = train.make_sweep_epoch(graphdef, make_parts, config.batch_size, data_axes,
-                                         donate=False)
-    evaluate = train.make_sweep_evaluate(graphdef, make_parts, config.eval_batch_size)
+                                         donate=False, sequential=sequential)
+    evaluate = train.make_sweep_evaluate(graphdef, make_parts, config.eval_batch_size,
+                                         sequential)
 
     def epoch_fn(states, epoch):
       return train_epoch(states, data, train_keys, train.replicate(np.int32(epoch), mesh),

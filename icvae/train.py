@@ -248,7 +248,8 @@ def place_runs(tree, mesh):
   return jax.device_put(tree, NamedSharding(mesh, PartitionSpec('runs')))
 
 
-def make_sweep_epoch(graphdef, make_parts, batch_size, data_axes, *, donate=True):
+def make_sweep_epoch(graphdef, make_parts, batch_size, data_axes, *, donate=True,
+                     sequential=None):
   """Builds train_epoch(states, data, keys, epoch, values) -> (states, metrics) for R runs
   in one jitted call: `make_train_epoch`'s epoch, vmapped over the runs.
 
@@ -261,6 +262,10 @@ def make_sweep_epoch(graphdef, make_parts, batch_size, data_axes, *, donate=True
     data_axes: `jax.vmap` in_axes of the training data: None for an array (or leaf) that
       every run shares, 0 for one stacked per run.
     donate: donate the states (see `make_train_epoch`).
+    sequential: train the runs one after another inside the program (`lax.map`, each run
+      unbatched) instead of batched together (`jax.vmap`). None: sequential on CPU, where
+      XLA's batched matmuls are slower than the plain ones (BENCHMARKS.md, "Sweeps"), and
+      batched on GPU and TPU. Keep it False to split the runs over several devices.
 
   Returns:
     A jitted function. `states` and `keys` have a leading axis of R runs (place them with
@@ -275,8 +280,57 @@ def make_sweep_epoch(graphdef, make_parts, batch_size, data_axes, *, donate=True
     train_step = make_train_step(graphdef, optimizer, objective, jit=False)
     return _epoch_function(train_step, batch_size, None)(state, data, key, epoch)
 
-  vmapped = jax.vmap(one_run, in_axes=(0, data_axes, 0, None, 0))
-  return jax.jit(vmapped, donate_argnums=0 if donate else ())
+  if sequential is None:
+    sequential = jax.default_backend() == 'cpu'
+  return jax.jit(_over_runs(one_run, (0, data_axes, 0, None, 0), sequential),
+                 donate_argnums=0 if donate else ())
+
+
+def _over_runs(function, in_axes, sequential=False):
+  """`function` over a leading axis of runs: `jax.vmap(function, in_axes)`, or with
+  `sequential` a `lax.map` (one run after another inside the one program, each computed
+  unbatched). A single run (a leading axis of size 1) is computed unbatched either way and
+  given its axis back. XLA's CPU backend runs batched matmuls markedly slower than plain ones
+  (BENCHMARKS.md, "Sweeps"), so on CPU the sequential form is the faster."""
+  vmapped = jax.vmap(function, in_axes=in_axes)
+
+  def over_runs(*args):
+    flat = []
+    mapped = []
+    for arg, axis in zip(args, in_axes):
+      leaves, treedef = jax.tree.flatten(arg)
+      axes = _axes_like(axis, arg)
+      flat.append((treedef, leaves, axes))
+      mapped += [leaf for leaf, leaf_axis in zip(leaves, axes) if leaf_axis == 0]
+    sizes = {leaf.shape[0] for leaf in mapped}
+    if sizes != {1} and not sequential:
+      return vmapped(*args)
+
+    def one(slices):
+      slices = iter(slices)
+      return function(*[treedef.unflatten([next(slices) if leaf_axis == 0 else leaf
+                                           for leaf, leaf_axis in zip(leaves, axes)])
+                        for treedef, leaves, axes in flat])
+
+    if sizes == {1}:
+      return jax.tree.map(lambda leaf: leaf[None], one([leaf[0] for leaf in mapped]))
+    return jax.lax.map(one, mapped)
+
+  return over_runs
+
+
+def _axes_tree(axis, tree):
+  """`axis` (an int, None, or a tree of them as vmap's in_axes allow) broadcast over `tree`."""
+  if axis is None or isinstance(axis, int):
+    return jax.tree.map(lambda _: axis, tree)
+  return jax.tree.map(lambda a, _: a, axis, tree, is_leaf=lambda a: a is None)
+
+
+def _axes_like(axis, tree):
+  """The axis of each leaf of `tree` (in `jax.tree.leaves` order)."""
+  if axis is None or isinstance(axis, int):
+    return [axis] * len(jax.tree.leaves(tree))
+  return jax.tree.leaves(_axes_tree(axis, tree), is_leaf=lambda a: a is None)
 
 
 def evaluation_batch_size(count, requested, multiple_of):
@@ -334,11 +388,11 @@ def _evaluate_function(eval_step, batch_size, multiple_of, batch_sharding):
   return evaluate
 
 
-def make_sweep_evaluate(graphdef, make_parts, batch_size):
+def make_sweep_evaluate(graphdef, make_parts, batch_size, sequential=None):
   """Builds evaluate(states, images, keys, values) -> (metrics, clusters or None) for R
   runs in one jitted call: `make_evaluate` vmapped over the runs (see `make_sweep_epoch`
-  for `make_parts` and `values`); the images are shared, metrics come back as (R,) arrays
-  and clusters as (R, N)."""
+  for `make_parts`, `values` and `sequential`); the images are shared, metrics come back as
+  (R,) arrays and clusters as (R, N)."""
 
   def one_run(state, images, key, values):
     _, objective = make_parts(values)
@@ -346,4 +400,6 @@ def make_sweep_evaluate(graphdef, make_parts, batch_size):
                                   batch_size, 1, None)
     return evaluate(state, images, key)
 
-  return jax.jit(jax.vmap(one_run, in_axes=(0, None, 0, 0)))
+  if sequential is None:
+    sequential = jax.default_backend() == 'cpu'
+  return jax.jit(_over_runs(one_run, (0, None, 0, 0), sequential))

@@ -101,6 +101,8 @@ def test_every_flagfile_builds_a_config(parsed_flags, tmp_path, flagfile):
   parsed_flags(['prog', f'--flagfile={flagfile}', f'--workdir={tmp_path}/w'])
   config = common.config_from_flags('mnist')
   assert config.build_objective() is not None
+  # The library's reader of flagfiles (for notebooks) agrees with absl's parsing.
+  assert icvae.RunConfig.from_flagfile(flagfile, 'mnist', workdir=f'{tmp_path}/w') == config
 
 
 def test_unused_setting_at_its_off_value_is_accepted(parsed_flags, tmp_path):

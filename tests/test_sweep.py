@@ -223,3 +223,14 @@ def test_the_binary_refuses_a_bad_sweep_and_writes_nothing(tmp_path):
   assert result.returncode != 0
   assert '--sweep=hidden_features' in result.stderr and 'cannot be swept' in result.stderr
   assert not workdir.exists()
+
+
+def test_a_sweep_of_one_run_trains_the_single_run_bit_for_bit(tmp_path):
+  dataset = fakes.tiny_dataset()
+  [run] = sweep.expand(fakes.tiny_config(tmp_path / 's', model='imae'), seeds=[2])
+  loop.train_sweep([run], dataset, devices=jax.local_devices()[:1])
+  single = run.replace(workdir=str(tmp_path / 'single'))
+  loop.train_and_evaluate(single, dataset, devices=jax.local_devices()[:1])
+  jax.tree.map(np.testing.assert_array_equal, checkpoints.load_model(run.workdir).state,
+               checkpoints.load_model(single.workdir).state)
+  _assert_same_records(_records(run.workdir), _records(single.workdir), rtol=0)
