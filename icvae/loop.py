@@ -229,7 +229,7 @@ def train_and_evaluate(config, dataset=None, devices=None):
   Args:
     config: `icvae.config.RunConfig`.
     dataset: optional in-memory `data.Dataset` (default: loaded from config.dataset).
-    devices: devices to shard the batch over (default: all local devices).
+    devices: devices to shard the batch over (default: every device of every process).
 
   Raises:
     ExperimentError: other settings in the workdir, a workdir in use by another process, a
