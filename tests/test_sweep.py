@@ -196,6 +196,7 @@ def test_a_setting_used_in_control_flow_is_refused_before_anything_is_written(tm
   assert not (tmp_path / 's').exists()
 
 
+@pytest.mark.slow
 def test_the_binary_trains_a_sweep_and_evaluates_every_run(tmp_path, mnist_dir):
   workdir = tmp_path / 'sweep'
   result = subprocess.run(
