@@ -306,10 +306,13 @@ def train_sweep(configs, dataset=None, devices=None):
   config = configs[0]
   dataset = _checked_dataset(config, dataset)
   train_view = jnp.asarray(config.view(dataset.train_images))
-  datas = {}  # training data per distinct objective (they are hashable)
-  run_data = [datas.setdefault(c.build_objective(),
-                               c.build_objective().training_data(train_view))
-              for c in configs]
+  datas = {}  # training data per distinct objective (they are hashable), computed once each
+  run_data = []
+  for run_config in configs:
+    objective = run_config.build_objective()
+    if objective not in datas:
+      datas[objective] = objective.training_data(train_view)
+    run_data.append(datas[objective])
   sweep_lib.check(configs, run_data[0])
   names = [n for n in sweep_lib.swept_names(configs) if n != 'seed']
   graphdef, states = sweep_lib.initial_states(configs)
