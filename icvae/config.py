@@ -41,7 +41,11 @@ GENERAL_SETTINGS = (
     Setting('seed', 0, 'Seed of the initialisation and of every random draw.'),
     Setting('workdir', '', 'Where checkpoints, metrics and config go; default '
             'runs/<dataset>_<model> (relative to the current folder).', resumable=True),
-    Setting('data_dir', '', 'Folder with the four IDX gz files (optional).', resumable=True),
+    Setting('data_dir', '', 'Folder with the four IDX gz files (optional); for dSprites, the '
+            'folder for its generated images (default: the cache).', resumable=True),
+    Setting('train_examples', 0, 'Train on this many training examples, a fixed random '
+            'subset (the same for every run and seed); 0: all of them. For dSprites at the '
+            'size a CPU allows.', check=settings_lib.at_least(0)),
     Setting('eval_every', 1, 'Evaluate on the test set every this many epochs.',
             check=settings_lib.at_least(1), resumable=True),
     Setting('eval_batch_size', 1000, 'Batch size of the evaluation.',
@@ -122,9 +126,14 @@ class RunConfig:
     if resolved['observation_scale'] and resolved['network'] != 'gru':
       raise SettingError(f'--observation_scale={resolved["observation_scale"]}: only for '
                          '--network=gru (the MLP models pixels as Bernoulli, appendix B).')
-    if resolved['batch_size'] > data_lib.SPLIT_SIZES['train']:
+    available = data_lib.TRAIN_SIZES[resolved['dataset']]
+    if resolved['train_examples'] > available:
+      raise SettingError(f'--train_examples={resolved["train_examples"]}: {resolved["dataset"]} '
+                         f'has {available} training examples; lower it (0: all).')
+    examples = resolved['train_examples'] or available
+    if resolved['batch_size'] > examples:
       raise SettingError(f'--batch_size={resolved["batch_size"]}: must be at most the '
-                         f'{data_lib.SPLIT_SIZES["train"]} training examples.')
+                         f'{examples} training examples.')
     if family.validate is not None:
       resolved = family.validate(dict(resolved))
     self._values = types.MappingProxyType(resolved)
@@ -214,8 +223,14 @@ class RunConfig:
       return likelihoods.Gaussian(float(self.observation_scale))
     return likelihoods.SquaredError()
 
+  @property
+  def image_shape(self):
+    """(rows, columns) of the dataset's images."""
+    return data_lib.IMAGE_SHAPES[self.dataset]
+
   def view(self, images):
-    """The data as the network reads them: flat (N, 784) or (N, 28, 28) row sequences."""
+    """The data as the network reads them: flat (N, rows * columns) or (N, rows, columns)
+    row sequences."""
     if self.network == 'gru':
       return data_lib.as_sequences(images)
     return data_lib.as_flat(images)

@@ -1,4 +1,5 @@
-"""MNIST and Fashion-MNIST through tensorflow-datasets, without TensorFlow, offline.
+"""The datasets: MNIST and Fashion-MNIST through tensorflow-datasets, without TensorFlow,
+offline; dSprites drawn by `icvae.dsprites` (see `load`).
 
 A custom TFDS `GeneratorBasedBuilder` reads the four standard IDX gz files with numpy,
 prepares them once as array_record (about 5 s for 70k images) and reads them back with
@@ -35,7 +36,7 @@ import http.client
 import logging
 import pathlib
 import urllib.request
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -47,8 +48,16 @@ SPLIT_FILES = {
     'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
     'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
 }
-DATASETS = ('mnist', 'fashion_mnist')
+DATASETS = ('mnist', 'fashion_mnist', 'dsprites')
 SPLIT_SIZES = {'train': 60000, 'test': 10000}
+# (rows, columns) of each dataset's images and its number of training examples.
+IMAGE_SHAPES = {'mnist': (28, 28), 'fashion_mnist': (28, 28), 'dsprites': (64, 64)}
+TRAIN_SIZES = {'mnist': 60000, 'fashion_mnist': 60000, 'dsprites': 737280}
+# dSprites has no split: it trains on all 737,280 images, and its "test" set is this many of
+# them drawn once with a fixed seed (the images the per-epoch test metrics, the clustering of
+# y against shape and the figures use; the disentanglement metrics use the whole grid).
+DSPRITES_TEST_EXAMPLES = 10000
+DSPRITES_TEST_SEED = 0
 DEBIAN_DIRS = {'fashion_mnist': '/usr/share/datasets/fashion-mnist'}
 DOWNLOAD_URLS = {
     'mnist': 'https://storage.googleapis.com/cvdf-datasets/mnist/',
@@ -94,11 +103,22 @@ class DataError(Exception):
 
 
 class Dataset(NamedTuple):
-  """A dataset in memory: images float32 in [0, 1] of shape (N, 28, 28), labels int32 (N,)."""
+  """A dataset in memory.
+
+  Images are (N, rows, columns): float32 in [0, 1], or uint8 pixel intensities 0..255
+  (dSprites: 737,280 images are 3 GB as uint8, 12 GB as float32), which the training loop
+  converts batch by batch (`as_float`). Labels are int32 (N,) classes (dSprites: the shape).
+  Datasets with known generative factors also hold them: int32 (N, F) classes, with each
+  factor's name and number of values (empty otherwise).
+  """
   train_images: np.ndarray
   train_labels: np.ndarray
   test_images: np.ndarray
   test_labels: np.ndarray
+  train_factors: Optional[np.ndarray] = None
+  test_factors: Optional[np.ndarray] = None
+  factor_names: tuple = ()
+  factor_sizes: tuple = ()
 
   @property
   def num_classes(self):
@@ -328,11 +348,12 @@ _BUILDER = None
 
 
 def load(name, data_dir=None, cache_dir=None, allow_download=True):
-  """Loads `name` ('mnist' or 'fashion_mnist') into memory as a `Dataset`.
+  """Loads `name` ('mnist', 'fashion_mnist' or 'dsprites') into memory as a `Dataset`.
 
   Args:
     name: dataset name.
-    data_dir: optional folder with the four IDX files (takes precedence).
+    data_dir: optional folder with the four IDX files (takes precedence); for dSprites, the
+      folder that holds the generated images (instead of the cache).
     cache_dir: where downloads and the prepared TFDS copy go (default ~/.cache/icvae or
       $ICVAE_CACHE_DIR).
     allow_download: try the canonical download when no local source exists.
@@ -341,6 +362,8 @@ def load(name, data_dir=None, cache_dir=None, allow_download=True):
     DataError: see `find_source` and `read_idx`.
   """
   global _BUILDER
+  if name == 'dsprites':
+    return load_dsprites(data_dir or cache_dir)
   source = find_source(name, data_dir, cache_dir, allow_download)
   # Validate before TFDS sees the files, so errors name the file and are not wrapped.
   for split in SPLIT_FILES:
@@ -369,8 +392,60 @@ def load(name, data_dir=None, cache_dir=None, allow_download=True):
   return Dataset(*arrays('train'), *arrays('test'))
 
 
+def load_dsprites(cache_dir=None):
+  """dSprites as a `Dataset` (`icvae.dsprites`; generated and cached on first use).
+
+  Training images are the whole grid in its index order, uint8 (0 or 255); the test images
+  are `DSPRITES_TEST_EXAMPLES` of them drawn once with `DSPRITES_TEST_SEED` (sorted), so
+  every run of every model sees the same ones; labels are the shape (0 square, 1 ellipse,
+  2 heart); factors are the five classes (shape, scale, orientation, pos_x, pos_y).
+  """
+  from icvae import dsprites
+  packed = dsprites.load_packed(cache_dir)
+  factors = dsprites.factor_classes(np.arange(dsprites.NUM_IMAGES))
+  test = dsprites_test_indices()
+  return Dataset(dsprites.unpack(packed), factors[:, 0].copy(), dsprites.unpack(packed, test),
+                 factors[test, 0].copy(), factors, factors[test], dsprites.FACTOR_NAMES,
+                 dsprites.FACTOR_SIZES)
+
+
+def dsprites_test_indices():
+  """The sorted indices of dSprites' fixed test images (`load_dsprites`)."""
+  rng = np.random.default_rng(DSPRITES_TEST_SEED)
+  return np.sort(rng.choice(TRAIN_SIZES['dsprites'], DSPRITES_TEST_EXAMPLES, replace=False))
+
+
+def as_float(images):
+  """Images as float32 in [0, 1]: uint8 intensities are divided by 255, floats kept as they
+  are (numpy or jax arrays; inside jit too)."""
+  if images.dtype == np.uint8:
+    return images.astype(np.float32) * np.float32(1 / 255)
+  return images
+
+
+def train_subset(dataset, count):
+  """`dataset` with only `count` training examples, drawn once without replacement with a
+  fixed seed (0, not the run's: every run and seed of a sweep trains on the same ones),
+  kept in their order; `count` 0 keeps them all.
+
+  Raises:
+    DataError: `count` exceeds the training examples.
+  """
+  total = len(dataset.train_images)
+  if not count or count == total:
+    return dataset
+  if count > total:
+    raise DataError(f'--train_examples={count}: the training set has only {total} examples; '
+                    'lower it (0 trains on all).')
+  keep = np.sort(np.random.default_rng(0).choice(total, count, replace=False))
+  factors = dataset.train_factors
+  return dataset._replace(train_images=dataset.train_images[keep],
+                          train_labels=dataset.train_labels[keep],
+                          train_factors=None if factors is None else factors[keep])
+
+
 def as_flat(images):
-  """(N, 28, 28) -> (N, 784): the view the MLP of Table 2 reads."""
+  """(N, rows, columns) -> (N, rows * columns): the view the MLPs read."""
   return images.reshape(images.shape[0], -1)
 
 

@@ -257,7 +257,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
     state = train.replicate(state, mesh)
     train_images = train.replicate(
         objective.training_data(jnp.asarray(config.view(dataset.train_images))), mesh)
-    test_images = train.replicate(jnp.asarray(config.view(dataset.test_images)), mesh)
+    test_images = train.replicate(
+        jnp.asarray(data_lib.as_float(config.view(dataset.test_images))), mesh)
     train_epoch = train.make_train_epoch(graphdef, optimizer, objective, config.batch_size,
                                          mesh, donate=False)
     evaluate = train.make_evaluate(graphdef, objective, config.eval_batch_size, mesh)
@@ -328,7 +329,8 @@ def train_sweep(configs, dataset=None, devices=None):
     states = train.place_runs(states, mesh)
     data = jax.tree.map(lambda a, axis: (train.replicate(a, mesh) if axis is None
                                          else train.place_runs(a, mesh)), data, data_axes)
-    test_images = train.replicate(jnp.asarray(config.view(dataset.test_images)), mesh)
+    test_images = train.replicate(
+        jnp.asarray(data_lib.as_float(config.view(dataset.test_images))), mesh)
     values = train.place_runs(sweep_lib.values_of(configs, names), mesh)
     train_keys = train.place_runs(jnp.stack([run.train_key for run in runs]), mesh)
     eval_keys = jnp.stack([run.eval_key for run in runs])
@@ -360,10 +362,12 @@ def train_sweep(configs, dataset=None, devices=None):
 
 
 def _checked_dataset(config, dataset):
-  """The dataset (loaded unless given), refused when a batch does not fit it."""
+  """The dataset (loaded unless given; --train_examples of its training examples), refused
+  when a batch does not fit it."""
   check_workdir_config(config.workdir, config)
   if dataset is None:
     dataset = data_lib.load(config.dataset, config.data_dir or None)
+  dataset = data_lib.train_subset(dataset, config.train_examples)
   if config.batch_size > len(dataset.train_images):
     raise ExperimentError(f'--batch_size={config.batch_size} exceeds the '
                           f'{len(dataset.train_images)} training examples.')

@@ -36,26 +36,51 @@ SWEEPABLE_GENERAL = ('seed', 'learning_rate')
 
 @dataclasses.dataclass(frozen=True)
 class Axis:
-  """One swept setting and its values, e.g. Axis('beta', (1.0, 10.0, 30.0))."""
+  """One swept setting and its values, e.g. Axis('beta', (1.0, 10.0, 30.0)).
+
+  `tied` holds settings that move with it, value for value (IMAE Figure 5 sweeps gamma with
+  beta = gamma / 2: Axis('gamma', (2, 4), tied=(Axis('beta', (1, 2)),))).
+  """
   name: str
   values: tuple
+  tied: tuple = ()
+
+  @property
+  def names(self):
+    """The swept setting and those tied to it."""
+    return (self.name,) + tuple(t.name for t in self.tied)
+
+  def rows(self):
+    """[(value of each of `names`), ...], one tuple per point of the axis."""
+    columns = [self.values] + [t.values for t in self.tied]
+    if len({len(c) for c in columns}) != 1:
+      raise SettingError(f'--sweep={",".join(self.names)}:...: each tied setting needs one '
+                         'value per point.')
+    return list(zip(*columns))
 
 
 def parse_axis(spec):
-  """'name:v1,v2,...' -> Axis (values as written; `expand` converts and checks them).
+  """'name:v1,v2,...' -> Axis; 'a,b:a1:b1,a2:b2,...' -> Axis('a', ..., tied=(Axis('b', ...),))
+  (values as written; `expand` converts and checks them).
 
   Raises:
-    SettingError: not of that form, or a value given twice.
+    SettingError: not of that form, a point without a value for each tied setting, or a
+      value given twice.
   """
-  name, colon, listed = spec.partition(':')
-  name = name.strip().lstrip('-')
-  values = tuple(v.strip() for v in listed.split(',') if v.strip())
-  if not colon or not name or not values:
-    raise SettingError(f'--sweep={spec}: write it as name:value,value,... '
-                       '(e.g. --sweep=beta:1,10,30).')
-  if len(set(values)) != len(values):
+  names, colon, listed = spec.partition(':')
+  names = [n.strip().lstrip('-') for n in names.split(',')]
+  points = [tuple(v.strip() for v in p.split(':')) for p in listed.split(',') if p.strip()]
+  if not colon or not all(names) or not points:
+    raise SettingError(f'--sweep={spec}: write it as name:value,value,... (e.g. '
+                       '--sweep=beta:1,10,30), or tie settings as name,name:value:value,... '
+                       '(e.g. --sweep=gamma,beta:2:1,4:2).')
+  if any(len(p) != len(names) or not all(p) for p in points):
+    raise SettingError(f'--sweep={spec}: each point needs {len(names)} values separated by '
+                       f'":" (one for each of {", ".join(names)}).')
+  if len(set(points)) != len(points):
     raise SettingError(f'--sweep={spec}: a value is listed twice; list each once.')
-  return Axis(name, values)
+  columns = list(zip(*points))
+  return Axis(names[0], columns[0], tuple(Axis(n, c) for n, c in zip(names[1:], columns[1:])))
 
 
 def _label(value):
@@ -66,12 +91,13 @@ def expand(config, seeds=(), axes=()):
   """The runs of a sweep: `config` with every combination of `axes` values and `seeds`.
 
   Each run's workdir is `config.workdir/<name>=<value>/.../seed=<seed>` (the axes in the
-  order given, then the seed; the seed level only when `seeds` are given).
+  order given, then the seed; the seed level only when `seeds` are given; a tied axis is one
+  level, `<name>=<value>,<name>=<value>`).
 
   Args:
     config: the base `RunConfig`; its workdir holds the runs.
     seeds: the seeds (default: the config's one seed).
-    axes: `Axis`es, or 'name:v1,v2' strings.
+    axes: `Axis`es, or 'name:v1,v2' / 'name,name:v1:w1,v2:w2' strings.
 
   Returns:
     A list of `RunConfig`s, each checked as a single run would be.
@@ -85,7 +111,7 @@ def expand(config, seeds=(), axes=()):
   if len(set(seeds)) != len(seeds):
     raise SettingError(f'--seeds={",".join(map(str, seeds))}: a seed is listed twice; list '
                        'each once.')
-  names = [a.name for a in axes]
+  names = [name for a in axes for name in a.names]
   if len(set(names)) != len(names):
     raise SettingError(f'--sweep: {sorted(n for n in names if names.count(n) > 1)} swept '
                        'twice; give each setting one --sweep with all its values.')
@@ -94,12 +120,15 @@ def expand(config, seeds=(), axes=()):
   own = config_lib.settings_of(config.model)
   for name in names:
     _check_sweepable_kind(name, own, config.model)
-  typed = [[own[a.name].validate(_number(a.name, v)) for v in a.values] for a in axes]
+  points = [[{n: own[n].validate(_number(n, v)) for n, v in zip(a.names, row)}
+             for row in a.rows()] for a in axes]
   base = pathlib.Path(config.workdir)
   runs = []
-  for combination in itertools.product(*typed, *([seeds] if seeds else [])):
-    changes = dict(zip(names, combination))
-    parts = [f'{name}={_label(value)}' for name, value in changes.items()]
+  for combination in itertools.product(*points, *([seeds] if seeds else [])):
+    changes, parts = {}, []
+    for point in combination[:len(points)]:
+      changes.update(point)
+      parts.append(','.join(f'{name}={_label(value)}' for name, value in point.items()))
     if seeds:
       changes['seed'] = combination[-1]
       parts.append(f'seed={combination[-1]}')

@@ -23,6 +23,8 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec
 
+from icvae import data as data_lib
+
 
 class TrainState(NamedTuple):
   """Everything a training run carries from step to step (a pytree of arrays)."""
@@ -186,7 +188,8 @@ def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate
   """Builds train_epoch(state, images, key, epoch) -> (state, metrics): one jitted call.
 
   `images` is the array of training examples, or a dict of per-example arrays
-  (`Objective.training_data`), batched together.
+  (`Objective.training_data`), batched together. uint8 images stay uint8 on the devices and
+  are converted batch by batch (`data.as_float`).
 
   The images stay on the devices (replicated); each epoch draws a permutation from
   fold_in(key, epoch), drops the last partial batch, and runs every step in one `lax.scan`,
@@ -220,7 +223,7 @@ def _epoch_function(train_step, batch_size, batch_sharding):
     order = order[:num_steps * batch_size].reshape(num_steps, batch_size)
 
     def body(state, indices):
-      batch = jax.tree.map(lambda a: a[indices], images)
+      batch = jax.tree.map(lambda a: data_lib.as_float(a[indices]), images)
       if batch_sharding is not None:
         batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
       return train_step(state, batch, step_key)

@@ -252,10 +252,12 @@ def build_networks(config):
   if config.network == 'gru':
     return models.gru_catvae(num_categories=config.num_categories, delta=config.delta,
                              prior_scale=config.prior_scale,
+                             sequence_shape=config.image_shape,
                              hidden_features=config.hidden_features,
                              learned_prior=config.learned_prior, seed=config.seed)
   return models.mlp_catvae(num_categories=config.num_categories, delta=config.delta,
                            prior_scale=config.prior_scale,
+                           input_shape=(math.prod(config.image_shape),),
                            hidden_features=config.hidden_features,
                            dropout_rate=config.dropout_rate,
                            learned_prior=config.learned_prior, seed=config.seed,

@@ -12,6 +12,7 @@ import time
 import jax.numpy as jnp
 import numpy as np
 
+from icvae import data as data_lib
 from icvae import settings as settings_lib
 from icvae import vat
 from icvae.settings import Setting
@@ -96,7 +97,7 @@ def _cached_distances(images, k):
   """`vat.nearest_neighbour_distances`, cached in <settings.default_cache_dir()>/vat-radii
   under the SHA-256 of the images; (distances, cache file read or None). An unreadable or
   mismatched cache file is recomputed and replaced; an unwritable folder is skipped."""
-  array = np.asarray(images, np.float32)
+  array = np.asarray(data_lib.as_float(np.asarray(images)), np.float32)
   digest = hashlib.sha256(array.tobytes()).hexdigest()[:16]
   folder = settings_lib.default_cache_dir() / 'vat-radii'
   path = folder / f'knn_{digest}_{array.shape[0]}_k{k}.npy'
