@@ -300,6 +300,14 @@ def summary_line(report):
                  f"{codes['mutual_information_z_total']:.2f} nats "
                  f"({codes['informative_dimensions']} dims > 0.1), TC "
                  f"{codes['total_correlation']:.3f}")
+  if 'disentanglement' in report:
+    found = report['disentanglement']
+    parts.append(f"MIG (Chen, continuous factors) {found['mig_chen']:.3f}, with "
+                 f"{found.get('discrete_factor', 'the discrete factor')} and y "
+                 f"{found['mig_chen_with_discrete']:.3f}, histogram {found['mig_histogram']:.3f}"
+                 + (f"; y against {found['discrete_factor']} "
+                    f"{found['accuracy_y_against_discrete']:.3f}"
+                    if 'accuracy_y_against_discrete' in found else ''))
   if 'information_cross_entropy' in report:
     info = report['information_cross_entropy']
     parts.append(f"information CE {info['proper']:.4f} (as published "

@@ -63,7 +63,7 @@ GENERAL_SETTINGS = (
 # binaries that are not settings (evaluation sizes, --final_eval; see experiments.common).
 RESERVED_NAMES = frozenset(s.name for s in GENERAL_SETTINGS) | {
     'iwae_samples', 'iwae_examples', 'num_generated', 'kde_train_examples', 'kde_folds',
-    'final_eval', 'flagfile', 'seeds', 'sweep', 'coordinator_address', 'num_processes',
+    'mig_samples', 'mig_points', 'mig_position_stride', 'final_eval', 'flagfile', 'seeds', 'sweep', 'coordinator_address', 'num_processes',
     'process_id', 'distributed'}
 
 

@@ -10,6 +10,7 @@ readable without the paper, and returns {figure name: file name}.
 """
 
 import json
+import math
 import pathlib
 
 import jax
@@ -20,12 +21,13 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from icvae import data as data_lib
 from icvae import information
 from icvae import likelihoods
 from icvae import priors
 
 
-def image_grid(path, images, title, row_labels=None, column_labels=None, image_shape=(28, 28)):
+def image_grid(path, images, title, row_labels=None, column_labels=None, image_shape=None):
   """Writes a (rows, columns) grid of grey images to `path`.
 
   Args:
@@ -34,9 +36,14 @@ def image_grid(path, images, title, row_labels=None, column_labels=None, image_s
     title: figure title.
     row_labels: one string per row (left of the row), or None.
     column_labels: one string per column (above the first row), or None.
+    image_shape: (H, W) of flat images; default: square (28 x 28 for MNIST, 64 x 64 for
+      dSprites).
   """
   images = np.asarray(images)
   rows, columns = images.shape[:2]
+  if image_shape is None:
+    side = math.isqrt(math.prod(images.shape[2:]))
+    image_shape = (side, side)
   images = images.reshape(rows, columns, *image_shape)
   figure, axes = plt.subplots(rows, columns, figsize=(0.8 * columns + 1.2, 0.8 * rows + 0.8),
                               squeeze=False)
@@ -163,7 +170,7 @@ def categorical_figures(out, model, config, dataset, key):
   image_grid(out / names['conditional_samples'], decode_mean(model, z, likelihood),
              'Samples from p(x|z), z ~ p(z|c) (decoded means)', [f'c = {c}' for c in range(k)])
   # Reconstructions: originals and the decoded mean of q(z|x, argmax c).
-  x = jnp.asarray(config.view(dataset.test_images[:20]))
+  x = jnp.asarray(data_lib.as_float(config.view(dataset.test_images[:20])))
   posterior = model.encode(x)
   best = np.asarray(jnp.argmax(posterior.logits, -1))
   codes = np.asarray(posterior.mean)[np.arange(20), best]
@@ -189,7 +196,7 @@ def autoencoder_figures(out, model, config, dataset, key):
   names = {'samples': 'samples.png'}
   image_grid(out / names['samples'], decode_mean(model, z, likelihood),
              'AAE samples: decoded z ~ N(0, I)')
-  x = jnp.asarray(config.view(dataset.test_images[:10]))
+  x = jnp.asarray(data_lib.as_float(config.view(dataset.test_images[:10])))
   recon = decode_mean(model, model.embed(x), likelihood)
   names['reconstructions'] = 'reconstructions.png'
   image_grid(out / names['reconstructions'],
@@ -223,7 +230,7 @@ def joint_code_figures(out, model, config, dataset, key):
              'Samples: y = one-hot category (rows), z ~ N(0, I) (decoded means)',
              [f'y = {c}' for c in range(k)])
   # IMAE Figure 2: each row starts from the code of a test image of that category.
-  x = jnp.asarray(config.view(dataset.test_images[:2000]))
+  x = jnp.asarray(data_lib.as_float(config.view(dataset.test_images[:2000])))
   posterior = model.encode(x)
   categories = np.asarray(jnp.argmax(posterior.logits, -1))
   means = np.asarray(posterior.mean)
@@ -241,6 +248,19 @@ def joint_code_figures(out, model, config, dataset, key):
                f'z_{dim} from -2 to 2, I(x; z_{dim}) >= {information_bound[dim]:.2f} nats '
                '(rows: y; other coordinates from a test image of that y)',
                [f'y = {c}' for c in range(k)], [f'{v:.1f}' for v in values])
+  # IMAE Figures 6 and 7: every z_k traversed, one figure per category y.
+  for c in range(k):
+    codes = np.repeat(np.repeat(starts[c][None, None], d, axis=0), len(values), axis=1)
+    codes[np.arange(d), :, np.arange(d)] = values[None, :]
+    name = f'traversals_y{c}'
+    names[name] = f'{name}.png'
+    order = np.argsort(-information_bound)
+    image_grid(out / names[name], decode(np.broadcast_to(eye[c], (d, len(values), k)),
+                                         codes[order]),
+               f'y = {c}: each z_k from -2 to 2 (rows, most informative first), the others '
+               'from a test image of that y',
+               [f'z_{j} ({information_bound[j]:.2f})' for j in order],
+               [f'{v:.1f}' for v in values])
   y = eye[categories[:20]]
   recon = decode(y, means[:20])
   flat = np.asarray(x[:20]).reshape(20, -1)

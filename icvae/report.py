@@ -16,7 +16,14 @@ sections that apply to a model are listed by its `ModelFamily.report_sections`:
 - 'iwae': the importance-weighted bound with S = `iwae_samples`;
 - 'reconstruction': the squared error of the decoded mean code;
 - 'parzen': the Parzen-window log-likelihood of `num_generated` generated images under a KDE
-  of the training images, bandwidth by k-fold cross-validation (Table 1).
+  of the training images, bandwidth by k-fold cross-validation (Table 1);
+- 'disentanglement' (datasets with known factors: dSprites): on the whole factor grid (or
+  every `mig_position_stride`-th position), the Mutual Information Gap two ways
+  (`icvae.disentanglement`): Chen et al.'s sampled estimator over the continuous factors and
+  z (IMAE Figure 5), the same with the discrete factor and y included (Figure 7), and
+  disentanglement_lib's 20-bin histogram of the mean code over all factors; the accuracy of
+  y against the discrete factor (shape) on the grid; and per dimension E sigma_k^2,
+  Var mu_k and I(x; z_k), with I(x; y).
 
 Every report also holds the objective's own evaluation terms on the test set ('test'). Each
 stage is logged when it starts and ends, with a progress bar for the long ones (the IWAE
@@ -38,6 +45,7 @@ import numpy as np
 
 from icvae import checkpoints
 from icvae import data as data_lib
+from icvae import disentanglement
 from icvae import evaluation
 from icvae import figures
 from icvae import information
@@ -67,12 +75,20 @@ class EvalOptions:
   kde_train_examples: int = _option(0, 'Training images the Parzen KDE is fitted on; 0: all '
                                     '(the paper: 60,000).')
   kde_folds: int = _option(5, 'Cross-validation folds of the KDE bandwidth search.')
+  mig_samples: int = _option(10000, 'Samples of z of the entropy estimates of Chen et '
+                             "al.'s MIG (theirs: 10,000).")
+  mig_points: int = _option(10000, 'Random points of the histogram MIG (disentanglement_lib: '
+                            '10,000).')
+  mig_position_stride: int = _option(1, 'Disentanglement on every k-th x and y position of '
+                                     'the dSprites grid: 1 the whole grid (737,280 images), 2 a '
+                                     'quarter (for a CPU).')
   kde_bandwidths: tuple = tuple(float(b) for b in np.logspace(-1.3, -0.3, 11))  # 0.05..0.5
   seed: int = 0
 
   def __post_init__(self):
     for name, least in (('iwae_samples', 1), ('num_generated', 1), ('kde_folds', 2),
-                        ('iwae_examples', 0), ('kde_train_examples', 0)):
+                        ('iwae_examples', 0), ('kde_train_examples', 0), ('mig_samples', 2),
+                        ('mig_points', 2), ('mig_position_stride', 1)):
       if getattr(self, name) < least:
         raise ValueError(f'{name} must be >= {least}, got {getattr(self, name)}.')
     if not self.kde_bandwidths or min(self.kde_bandwidths) <= 0:
@@ -125,9 +141,11 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   if dataset is None:
     dataset = data_lib.load(config.dataset, data_dir or config.data_dir or None)
   key = jax.random.key(options.seed)
-  keys = dict(zip(['test', 'info', 'iwae', 'generate', 'figures'], jax.random.split(key, 5)))
+  keys = dict(zip(['test', 'info', 'iwae', 'generate', 'figures', 'mig'],
+                  jax.random.split(key, 6)))
   train_images = jnp.asarray(config.view(dataset.train_images))
-  test_images = jnp.asarray(config.view(dataset.test_images))
+  test_images = jnp.asarray(data_lib.as_float(config.view(dataset.test_images)))
+  with_factors = 'disentanglement' in sections and dataset.train_factors is not None
   report = {'workdir': str(workdir), 'epoch': loaded.epoch, 'config': config.to_dict(),
             'options': dataclasses.asdict(options)}
   with_bound = 'iwae' in sections
@@ -136,7 +154,8 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
                    + ['codes'] * ('codes' in sections)
                    + ['information'] * ('information' in sections)
                    + ['bounds_and_reconstructions'] * with_errors
-                   + ['parzen'] * ('parzen' in sections) + ['figures'])
+                   + ['parzen'] * ('parzen' in sections)
+                   + ['disentanglement'] * with_factors + ['figures'])
 
   def test_terms_and_clustering():
     mesh = train.data_mesh(_devices_dividing(len(test_images)))
@@ -153,7 +172,8 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
       num_clusters = train.cluster_count(loaded.graphdef, objective, loaded.state,
                                          train_images)
       train_clusters = np.concatenate([
-          np.asarray(jnp.argmax(cluster_logits(train_images[i:i + 5000]), axis=-1))
+          np.asarray(jnp.argmax(cluster_logits(data_lib.as_float(train_images[i:i + 5000])),
+                                axis=-1))
           for i in range(0, len(train_images), 5000)])
       report['clustering'] = {
           'train': metrics_lib.clustering_report(train_clusters, dataset.train_labels,
@@ -175,6 +195,9 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   if 'parzen' in sections:
     report['parzen'] = stages.run('parzen', _parzen, model, config, dataset,
                                   keys['generate'], options)
+  if with_factors:
+    report['disentanglement'] = stages.run('disentanglement', disentanglement_report, model,
+                                           config, dataset, keys['mig'], options)
   report['seconds'] = stages.seconds
   _write_report(out, report)  # the numbers are safe before the figures are drawn
   report['figures'] = stages.run('figures', _write_figures, figure_fn, out, model, config,
@@ -219,6 +242,84 @@ def code_information(model, objective, images, batch_size, key):
       'total_correlation': float(np.mean([float(o[2]) for o in outputs])),
       'marginal_kl_z': np.mean([np.asarray(o[3]) for o in outputs], axis=0).tolist(),
       'batch_size': batch_size})
+  return result
+
+
+def factor_grid(dataset, position_stride=1):
+  """(row indices, factor classes, factor sizes) of the training images on the factor grid
+  with every `position_stride`-th value of the factors named pos_x and pos_y (classes
+  renumbered 0, 1, ...); stride 1 keeps every image."""
+  factors = np.asarray(dataset.train_factors)
+  sizes = list(dataset.factor_sizes)
+  keep = np.ones(len(factors), bool)
+  for column, name in enumerate(dataset.factor_names):
+    if name in ('pos_x', 'pos_y') and position_stride > 1:
+      keep &= factors[:, column] % position_stride == 0
+      sizes[column] = -(-sizes[column] // position_stride)
+  rows = np.flatnonzero(keep)
+  classes = factors[rows].copy()
+  for column, name in enumerate(dataset.factor_names):
+    if name in ('pos_x', 'pos_y'):
+      classes[:, column] //= position_stride
+  return rows, classes, tuple(sizes)
+
+
+def disentanglement_report(model, config, dataset, key, options):
+  """The 'disentanglement' section (module docstring) of a joint-code model.
+
+  The discrete factor is the one the dataset's labels are (dSprites: shape); the others are
+  the continuous factors. Chen et al.'s estimator draws one z per image and
+  `options.mig_samples` of them per entropy; the histogram MIG uses the mean code of
+  `options.mig_points` random images (`disentanglement.sample_points`).
+  """
+  rows, classes, sizes = factor_grid(dataset, options.mig_position_stride)
+  labels = np.asarray(dataset.train_labels)[rows]
+  discrete = [f for f in range(classes.shape[1]) if np.array_equal(classes[:, f], labels)]
+  continuous = [f for f in range(classes.shape[1]) if f not in discrete]
+  encode = jax.jit(lambda x: model.encode(data_lib.as_float(x)))
+  size = config.eval_batch_size
+  outputs = []
+  with _bar(len(rows), 'encoding the factor grid') as bar:
+    for i in range(0, len(rows), size):
+      batch = config.view(dataset.train_images[rows[i:i + size]])
+      posterior = encode(jnp.asarray(batch))
+      outputs.append(jax.device_get((posterior.mean, posterior.logvar, posterior.logits)))
+      bar.update(len(batch))
+  mean, logvar, logits = (np.concatenate(parts) for parts in zip(*outputs))
+  probs = np.asarray(jax.nn.softmax(logits, axis=-1))
+  chen_key, chen_all_key = jax.random.split(key)
+  chen = disentanglement.mig_chen(chen_key, mean, logvar, classes, sizes,
+                                  factor_indices=continuous, num_samples=options.mig_samples)
+  chen_all = disentanglement.mig_chen(chen_all_key, mean, logvar, classes, sizes,
+                                      num_samples=options.mig_samples,
+                                      categorical_probs=probs)
+  points = disentanglement.sample_points(np.random.default_rng(options.seed),
+                                         options.mig_points, len(rows))
+  histogram = disentanglement.mig_histogram(mean[points], classes[points])
+  names = list(dataset.factor_names)
+  quantities = disentanglement.code_quantities(mean, logvar, logits)
+
+  def named(gaps, factors):
+    return {names[f]: float(g) for f, g in zip(factors, np.asarray(gaps))}
+
+  result = {
+      'images': int(len(rows)), 'position_stride': options.mig_position_stride,
+      'factor_sizes': dict(zip(names, sizes)),
+      'mig_chen': float(chen['mig']),
+      'mig_chen_gaps': named(chen['gap_per_factor'], continuous),
+      'mig_chen_mutual_information': np.asarray(chen['mutual_information']).tolist(),
+      'mig_chen_with_discrete': float(chen_all['mig']),
+      'mig_chen_with_discrete_gaps': named(chen_all['gap_per_factor'], range(len(names))),
+      'mig_histogram': float(histogram['mig']),
+      'mig_histogram_gaps': named(histogram['gap_per_factor'], range(len(names))),
+      'mig_histogram_mutual_information': np.asarray(histogram['mutual_information']).tolist(),
+      'mig_samples': options.mig_samples, 'mig_points': options.mig_points,
+      'codes': {k: (np.asarray(v).tolist() if np.ndim(v) else float(v))
+                for k, v in quantities.items()}}
+  if discrete:
+    result['discrete_factor'] = names[discrete[0]]
+    result['accuracy_y_against_discrete'] = float(metrics_lib.clustering_accuracy(
+        probs.argmax(-1), labels, probs.shape[-1], sizes[discrete[0]]))
   return result
 
 

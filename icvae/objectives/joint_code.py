@@ -58,7 +58,7 @@ TEMPERATURE_ANNEAL_STEPS = Setting('temperature_anneal_steps', 0, 'Optimiser ste
                                    inert=0)
 SETTINGS = (shared.NUM_CATEGORIES, CONTINUOUS_DIM, BETA, TEMPERATURE, TEMPERATURE_FINAL,
             TEMPERATURE_ANNEAL_STEPS) + shared.VAT_SETTINGS
-REPORT_SECTIONS = ('clustering', 'codes')
+REPORT_SECTIONS = ('clustering', 'codes', 'disentanglement')
 
 
 def temperature_at(step, initial, final=0.0, anneal_steps=0):
