@@ -41,8 +41,10 @@ ENTRY_POINT_GROUP = 'icvae.models'
 # 'clustering' needs `classify(x)`; 'codes' (I(x;y) and, when `encode(x)` gives a
 # `losses.JointPosterior`, I(x;z_k) and TC(z)) needs `classify(x)`; 'information' and 'iwae' need the CategoricalVAE calls
 # (`encode`, `decode`, `classify`, `prior_means`); 'reconstruction' needs `encode` and
-# `decode`; 'parzen' needs `decode` and `prior_means`.
-REPORT_SECTIONS = ('clustering', 'codes', 'information', 'iwae', 'reconstruction', 'parzen')
+# `decode`; 'parzen' needs `decode` and `prior_means`; 'disentanglement' (on datasets with
+# known factors) needs `encode(x)` giving a `losses.JointPosterior`.
+REPORT_SECTIONS = ('clustering', 'codes', 'information', 'iwae', 'reconstruction', 'parzen',
+                   'disentanglement')
 
 
 class Objective:
