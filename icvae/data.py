@@ -416,11 +416,23 @@ def dsprites_test_indices():
 
 
 def as_float(images):
-  """Images as float32 in [0, 1]: uint8 intensities are divided by 255, floats kept as they
-  are (numpy or jax arrays; inside jit too)."""
-  if images.dtype == np.uint8:
-    return images.astype(np.float32) * np.float32(1 / 255)
-  return images
+  """Images as float32 in [0, 1]: uint8 intensities divided by 255, floats kept as they are
+  (numpy or jax arrays; inside jit too).
+
+  The division is a lookup in a table computed by numpy as `load` computes MNIST's floats:
+  XLA compiles a division by a constant into a multiplication by its reciprocal, which
+  differs in the last bit for half the bytes, so training on bytes would not repeat training
+  on the loader's floats exactly.
+  """
+  if images.dtype != np.uint8:
+    return images
+  if isinstance(images, np.ndarray):
+    return _BYTE_VALUES[images]
+  import jax.numpy as jnp  # only for jax arrays: this module does not need jax otherwise
+  return jnp.asarray(_BYTE_VALUES)[images]
+
+
+_BYTE_VALUES = np.arange(256, dtype=np.float32) / np.float32(255)
 
 
 def train_subset(dataset, count):

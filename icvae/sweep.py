@@ -113,7 +113,7 @@ def expand(config, seeds=(), axes=()):
                        'each once.')
   names = [name for a in axes for name in a.names]
   if len(set(names)) != len(names):
-    raise SettingError(f'--sweep: {sorted(n for n in names if names.count(n) > 1)} swept '
+    raise SettingError(f'--sweep: {sorted({n for n in names if names.count(n) > 1})} swept '
                        'twice; give each setting one --sweep with all its values.')
   if 'seed' in names:
     raise SettingError('--sweep=seed:...: use --seeds=0,1,2 for seeds.')

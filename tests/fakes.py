@@ -21,3 +21,23 @@ def tiny_config(workdir, **overrides):
                 checkpoint_every=1, eval_batch_size=50, workdir=str(workdir), progress=False)
   values.update(overrides)
   return icvae.RunConfig(**values)
+
+
+def tiny_dsprites(position_stride=8, orientation_stride=8, n_test=64):
+  """A small dSprites `Dataset` drawn by `icvae.dsprites`: the full shape and scale grid, every
+  `orientation_stride`-th orientation and every `position_stride`-th x and y position (classes
+  renumbered 0, 1, ...), uint8 images (0 or 255) as `data.load_dsprites` gives them."""
+  from icvae import dsprites
+  classes = dsprites.factor_classes(np.arange(dsprites.NUM_IMAGES))
+  keep = ((classes[:, 2] % orientation_stride == 0) & (classes[:, 3] % position_stride == 0)
+          & (classes[:, 4] % position_stride == 0))
+  indices = np.flatnonzero(keep)
+  images = dsprites.render_indices(indices).astype(np.uint8) * np.uint8(255)
+  factors = classes[indices] // np.array([1, 1, orientation_stride, position_stride,
+                                          position_stride])
+  sizes = (3, 6, -(-40 // orientation_stride), -(-32 // position_stride),
+           -(-32 // position_stride))
+  test = np.random.default_rng(0).choice(len(indices), n_test, replace=False)
+  return data.Dataset(images, factors[:, 0].astype(np.int32), images[test],
+                      factors[test, 0].astype(np.int32), factors.astype(np.int32),
+                      factors[test].astype(np.int32), dsprites.FACTOR_NAMES, sizes)
