@@ -20,8 +20,9 @@ correlation TC(z) and the accuracy of y against shape. Writes <runs>/figure5.png
 The size a 2-core CPU allows (RESULTS.md):
 
   python -m experiments.dsprites_figure5 --values=1,4,10 --seeds=0 \
-      --override=--train_examples=73728 --override=--num_epochs=3 \
-      --override=--mig_position_stride=2 --override=--mig_samples=2000
+      --override=--train_examples=65536 --override=--batch_size=256 \
+      --override=--num_epochs=4 --override=joint_vae:--capacity_steps=1024 \
+      --override=--mig_position_stride=2 --override=--mig_samples=1000
 """
 
 import collections
@@ -62,7 +63,8 @@ def define_flags():
   flags.DEFINE_list('models', list(MODELS), 'Models to sweep.')
   flags.DEFINE_list('seeds', ['0'], 'Seeds per point (the paper: 8).')
   flags.DEFINE_multi_string('override', [], 'A flag for every run, e.g. '
-                            '--override=--num_epochs=3 (repeat it).')
+                            '--override=--num_epochs=3, or for one model\'s runs, e.g. '
+                            '--override=joint_vae:--capacity_steps=1024 (repeat it).')
   flags.DEFINE_string('runs', 'runs/dsprites_figure5', 'Folder of the runs and outputs.')
   flags.DEFINE_bool('plot_only', False, 'Only collect the finished runs and plot.')
 
@@ -78,11 +80,28 @@ def sweep_flag(model, values):
   return 'beta,vat_weight:' + ','.join(f'{v:g}:{v:g}' for v in values)
 
 
+def overrides_for(model, overrides):
+  """The --override flags that apply to `model`: those without a model prefix, and those
+  written `model:--flag=value`."""
+  chosen = []
+  for override in overrides:
+    prefix, colon, flag = override.partition(':')
+    if colon and not prefix.startswith('-'):
+      if prefix not in MODELS:
+        raise app.UsageError(f'--override={override}: unknown model {prefix!r}; choose from '
+                             f'{MODELS}.')
+      if prefix == model:
+        chosen.append(flag)
+    else:
+      chosen.append(override)
+  return chosen
+
+
 def train(model, values, seeds, overrides, runs):
   """Trains (or resumes) and evaluates one model's sweep in a subprocess."""
   flagfile = pathlib.Path(__file__).parent / 'flags' / f'dsprites_{model}.flags'
   command = [sys.executable, '-m', 'experiments.dsprites', f'--flagfile={flagfile}',
-             *overrides, f'--sweep={sweep_flag(model, values)}',
+             *overrides_for(model, overrides), f'--sweep={sweep_flag(model, values)}',
              f'--seeds={",".join(map(str, seeds))}', f'--workdir={pathlib.Path(runs) / model}',
              '--progress=false']
   logging.info('%s', ' '.join(command))

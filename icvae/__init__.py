@@ -14,10 +14,12 @@ from icvae import priors
 from icvae import losses
 from icvae import metrics
 from icvae import information
+from icvae import disentanglement
 from icvae import vat
 from icvae import evaluation
 from icvae import settings
 from icvae import data
+from icvae import dsprites
 from icvae import models
 from icvae import objectives
 from icvae import config
