@@ -48,7 +48,8 @@ SPLIT_FILES = {
     'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
     'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
 }
-DATASETS = ('mnist', 'fashion_mnist', 'dsprites')
+IDX_DATASETS = ('mnist', 'fashion_mnist')  # read from IDX files
+DATASETS = IDX_DATASETS + ('dsprites',)
 SPLIT_SIZES = {'train': 60000, 'test': 10000}
 # (rows, columns) of each dataset's images and its number of training examples.
 IMAGE_SHAPES = {'mnist': (28, 28), 'fashion_mnist': (28, 28), 'dsprites': (64, 64)}
@@ -284,8 +285,8 @@ def find_source(name, data_dir=None, cache_dir=None, allow_download=True):
     DataError: if `data_dir` lacks the files, no source is available, or a downloaded file
       (new or cached) fails its checksum (it is then deleted); the message says what to do.
   """
-  if name not in DATASETS:
-    raise DataError(f'unknown dataset {name!r}; expected one of {DATASETS}.')
+  if name not in IDX_DATASETS:
+    raise DataError(f'unknown dataset {name!r} of IDX files; expected one of {IDX_DATASETS}.')
   if data_dir:
     if not _has_all_files(data_dir):
       raise DataError(f'--data_dir={data_dir} does not hold the four IDX files '

@@ -157,7 +157,7 @@ def _urls(files):
 def test_checksums_match_tensorflow_datasets():
   spec = importlib.util.find_spec('tensorflow_datasets')
   folder = pathlib.Path(spec.submodule_search_locations[0]) / 'url_checksums'
-  for name in data.DATASETS:
+  for name in data.IDX_DATASETS:
     recorded = {}
     for line in (folder / f'{name}.txt').read_text().splitlines():
       url, size, sha256 = line.split('\t')[:3]

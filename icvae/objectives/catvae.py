@@ -195,7 +195,7 @@ class InfoCatVAE(objectives.Objective):
   def loss(self, networks, batch, key, step):
     del step  # no schedule
     batch, epsilon = shared.vat_batch(self, batch)
-    if not self.vat_weight:
+    if not shared.vat_on(self):
       return self._loss(networks, batch, key, training=True,
                         reconstruction=self.reconstruction, compute_information=None)
     key, vat_key, dropout_key = jax.random.split(key, 3)

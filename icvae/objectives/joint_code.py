@@ -167,7 +167,7 @@ class JointCodeObjective(objectives.Objective):
     penalty, extra = self.penalty(stats, step)
     loss = penalty - reconstruction
     terms = dict(stats, **extra, reconstruction=reconstruction, temperature=temperature)
-    if self.vat_weight:
+    if shared.vat_on(self):
       weighted, smoothness = shared.vat_term(
           self, vat_key, batch,
           lambda x: networks.classify(x, encode_key, update_statistics=False),

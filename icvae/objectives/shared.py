@@ -9,6 +9,7 @@ import logging
 import os
 import time
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -52,9 +53,16 @@ def vat_options(config):
   return {s.name: config.get(s.name, s.default) for s in VAT_SETTINGS}
 
 
+def vat_on(objective):
+  """Whether the objective computes VAT: its weight is not 0, or is traced (a sweep over
+  --vat_weight, `icvae.sweep`, computes VAT for every run and weighs it, so a run of such a
+  sweep at weight 0 pays for a term that does not change its loss)."""
+  return isinstance(objective.vat_weight, jax.Array) or bool(objective.vat_weight)
+
+
 def vat_term(objective, key, x, logits_fn, clean_logits=None, epsilon=None):
-  """objective.vat_weight * VAT(x) and the unweighted VAT KL (callers skip it when the
-  weight is 0).
+  """objective.vat_weight * VAT(x) and the unweighted VAT KL (callers skip it unless
+  `vat_on`).
 
   `objective` has the fields of `vat_options`; `logits_fn(x)` must be the same pure
   function in every call (fixed dropout keys; no batch-norm updates). `epsilon` overrides
