@@ -1,11 +1,12 @@
 """icvae: categorical + continuous latent codes (CatVAE, InfoCatVAE and peers) in JAX / Flax NNX.
 
 Layers, each importing only the ones above it in this list:
-- math: `likelihoods`, `priors`, `losses`, `information`, `vat`, `evaluation`, `metrics`,
-  `settings` (pure);
+- math: `likelihoods`, `priors`, `losses`, `information`, `disentanglement`, `vat`,
+  `evaluation`, `metrics`, `settings` (pure);
 - networks: `models` (Flax NNX);
 - objectives: `objectives` (one module per model family, and the registry);
-- the loop: `config`, `train`, `checkpoints`, `loop`, with `data` for the arrays;
+- the loop: `config`, `train`, `checkpoints`, `loop`, with `data` for the arrays (and
+  `dsprites`, which draws dSprites);
 - reporting: `figures`, `report`.
 """
 

@@ -40,6 +40,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from icvae import dsprites
+from icvae.settings import DataError
 from icvae.settings import default_cache_dir
 
 log = logging.getLogger('icvae')
@@ -99,8 +101,6 @@ INSTALL_HINTS = {
 _IDX_UBYTE = 0x08
 
 
-class DataError(Exception):
-  """A data source is missing or a file is corrupt; the message says which and what to do."""
 
 
 class Dataset(NamedTuple):
@@ -401,7 +401,6 @@ def load_dsprites(cache_dir=None):
   every run of every model sees the same ones; labels are the shape (0 square, 1 ellipse,
   2 heart); factors are the five classes (shape, scale, orientation, pos_x, pos_y).
   """
-  from icvae import dsprites
   packed = dsprites.load_packed(cache_dir)
   factors = dsprites.factor_classes(np.arange(dsprites.NUM_IMAGES))
   test = dsprites_test_indices()

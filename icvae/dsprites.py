@@ -82,7 +82,7 @@ import time
 
 import numpy as np
 
-from icvae.data import DataError
+from icvae.settings import DataError
 from icvae.settings import default_cache_dir
 
 log = logging.getLogger('icvae')

@@ -18,6 +18,13 @@ class SettingError(ValueError):
   """A setting has a bad value; the message names it as the flag (`--name=value`)."""
 
 
+class DataError(Exception):
+  """A data source is missing or a file is corrupt; the message says which and what to do.
+
+  Raised by `icvae.data` (which exports it as `data.DataError`) and `icvae.dsprites`.
+  """
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
   """A run setting.
