@@ -6,6 +6,9 @@
 #   PART=bench  bash benchmarks/gpu_session.sh   # sweep throughput, bf16 speed and metrics,
 #                                                # icvae beside torch.compile / CUDA graphs
 #   PART=table1 bash benchmarks/gpu_session.sh   # AAE, CatVAE, InfoCatVAE x 3 seeds, 600 epochs
+#   PART=dsprites bash benchmarks/gpu_session.sh # dSprites epoch speed; Figure 5 at GPU size
+#                                                # (values 1,4,10 x seeds 0,1, EPOCHS=2, full
+#                                                # grid, MIG on the whole grid, S = 10,000)
 #
 # Writes its tables and logs under $OUT (default /tmp/gpu_out).
 set -uo pipefail
@@ -73,5 +76,15 @@ if [[ $PART == table1 ]]; then
           >> "$OUT/table1_last.jsonl"
     done
   done
+fi
+if [[ $PART == dsprites ]]; then
+  timeout 240 python3 -m benchmarks.dsprites_epoch --steps=20 2>"$OUT/dsprites_epoch.log" \
+      | tee "$OUT/dsprites_epoch.md"
+  timeout ${FIGURE5_TIMEOUT:-420} python3 -m experiments.dsprites_figure5 \
+      --values=${VALUES:-1,4,10} --seeds=${SEEDS:-0,1} --runs=/tmp/figure5 \
+      --override=--num_epochs=${EPOCHS:-2} --override=joint_vae:--capacity_steps=$((360 * ${EPOCHS:-2})) \
+      2>"$OUT/figure5.log" | tee "$OUT/figure5.md"
+  cp /tmp/figure5/figure5.png "$OUT/" 2>/dev/null
+  find /tmp/figure5 -name report.json | tar -cf "$OUT/figure5_reports.tar" -T - 2>/dev/null
 fi
 ls -la "$OUT"
