@@ -201,6 +201,7 @@ def test_the_binary_draws_dsprites_trains_a_tied_sweep_and_evaluates_it(tmp_path
   import sys
   root = pathlib.Path(__file__).resolve().parents[1]
   workdir = tmp_path / 'runs'
+  (tmp_path / 'data').mkdir()
   command = [sys.executable, '-m', 'experiments.dsprites',
              f'--flagfile={root / "experiments" / "flags" / "dsprites_imae.flags"}',
              f'--data_dir={tmp_path / "data"}', '--train_examples=4096', '--batch_size=256',
