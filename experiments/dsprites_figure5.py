@@ -195,8 +195,10 @@ def main(argv):
   if not found:
     raise app.UsageError(f'no evaluated runs under --runs={FLAGS.runs}.')
   out = pathlib.Path(FLAGS.runs)
+  found_seeds = sorted({r['config']['seed'] for by_point in found.values()
+                        for reports in by_point.values() for r in reports})
   title = (f'dSprites, {" ".join(FLAGS.override) or "the flagfiles as they are"}; seeds '
-           f'{",".join(map(str, seeds))} (mean ± std)')
+           f'{",".join(map(str, found_seeds))} (mean ± std)')
   plot(found, out / 'figure5.png', title)
   text = f'{title}\n\n{table(found)}\n'
   (out / 'figure5.md').write_text(text)

@@ -63,7 +63,8 @@ GENERAL_SETTINGS = (
 # binaries that are not settings (evaluation sizes, --final_eval; see experiments.common).
 RESERVED_NAMES = frozenset(s.name for s in GENERAL_SETTINGS) | {
     'iwae_samples', 'iwae_examples', 'num_generated', 'kde_train_examples', 'kde_folds',
-    'mig_samples', 'mig_points', 'mig_position_stride', 'final_eval', 'flagfile', 'seeds', 'sweep', 'coordinator_address', 'num_processes',
+    'mig_samples', 'mig_points', 'mig_position_stride',
+    'final_eval', 'flagfile', 'seeds', 'sweep', 'coordinator_address', 'num_processes',
     'process_id', 'distributed'}
 
 
@@ -186,9 +187,10 @@ class RunConfig:
     return cls(**{k: v for k, v in saved.items() if k in own})
 
   @classmethod
-  def from_flagfile(cls, path, dataset='mnist', **overrides):
+  def from_flagfile(cls, path, dataset, **overrides):
     """The RunConfig of a flagfile (`experiments/flags/*.flags`: `--name=value` lines, `#`
-    comments), on `dataset`, with `overrides` applied; the binaries' flags that are not
+    comments), on `dataset` (required: the binary sets it, not the flagfile; the networks
+    depend on it), with `overrides` applied; the binaries' flags that are not
     settings (evaluation sizes, --final_eval, ...) are skipped.
 
     Raises:

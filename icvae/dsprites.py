@@ -143,6 +143,29 @@ def factor_classes(indices):
                   axis=-1).astype(np.int32)
 
 
+def position_subgrid(factors, sizes=FACTOR_SIZES, stride=1):
+  """The rows of a factor grid with every `stride`-th x and y position (columns 3 and 4 of
+  `FACTOR_NAMES`), as (row indices, classes with x and y renumbered 0, 1, ..., sizes);
+  stride 1 keeps every row.
+
+  Args:
+    factors: (N, 5) int classes (e.g. `factor_classes` of the grid, or of a smaller grid
+      with `sizes`).
+    sizes: the number of values of each factor.
+    stride: keep x and y positions 0, stride, 2 stride, ...
+  """
+  factors = np.asarray(factors)
+  sizes = list(sizes)
+  if stride == 1:
+    return np.arange(len(factors)), factors, tuple(sizes)
+  keep = (factors[:, 3] % stride == 0) & (factors[:, 4] % stride == 0)
+  rows = np.flatnonzero(keep)
+  classes = factors[rows].copy()
+  classes[:, 3:5] //= stride
+  sizes[3:5] = [-(-size // stride) for size in sizes[3:5]]
+  return rows, classes, tuple(sizes)
+
+
 def flat_indices(classes):
   """int64 (n,) flat image indices of int (n, 5) factor classes (inverse of factor_classes)."""
   return np.ravel_multi_index(tuple(_checked_classes(classes).T), FACTOR_SIZES).astype(np.int64)

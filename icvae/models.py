@@ -437,13 +437,13 @@ class BatchNormTrunk(nnx.Module):
 
 
 class DenseTrunk(nnx.Module):
-  """FC + ReLU layers without batch norm (IMAE Table 2 encoder trunk: 4096 -> 1200 -> 1200).
+  """FC + ReLU layers without batch norm (IMAE Table 2 encoder trunk: 4096 -> 1200 x 3).
 
   Takes the same arguments as `BatchNormTrunk` (there are no statistics to update, and no
   dropout: the key is not used), so `JointCodeAutoencoder` holds either.
   """
 
-  def __init__(self, in_features, hidden_sizes=(1200, 1200), *, rngs):
+  def __init__(self, in_features, hidden_sizes=(1200, 1200, 1200), *, rngs):
     sizes = (in_features,) + tuple(hidden_sizes)
     self.dense = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
     self.features = sizes[-1]
@@ -512,16 +512,17 @@ def mlp_joint_code_dsprites(*, num_categories=3, latent_dim=10, input_shape=(409
                             width=1200, seed=0):
   """The IMAE paper's Table 2 networks for dSprites (K = 3, D = 10), read as follows.
 
-  Encoder 4096 -> 1200 ReLU -> 1200 ReLU -> heads (2 D for mu and log sigma^2 of z, K logits
-  of y); decoder (y, z) -> 1200 ReLU -> 1200 ReLU -> 1200 ReLU -> 4096 Bernoulli logits
-  (the sigmoid). No batch norm, unlike Table 1.
+  Encoder 4096 -> 1200 ReLU -> 1200 ReLU -> 1200 ReLU -> heads (2 D for mu and log sigma^2
+  of z, K logits of y); decoder (y, z) -> 1200 ReLU -> 1200 ReLU -> 1200 ReLU -> 4096
+  Bernoulli logits (the sigmoid). No batch norm, unlike Table 1.
 
-  Choices: the table's third encoder row, "FC. 2 x 1200 ReLU", is read as the two 1200
-  layers above (the reading of Table 1's "2 x 500" that icvae follows, and the 4096-1200-
-  1200 encoder of Chen et al. 2018 on the same data); its decoder output "28 x 28" is a
-  copy of Table 1's and is 64 x 64 here.
+  Choices: each row of the table is one layer, as icvae reads Table 1 (its rows "FC. 500"
+  and "FC. 2 x 500" are the trunk's two 500 layers), so Table 2's three rows "FC. 1200",
+  "FC. 1200", "FC. 2 x 1200" are three 1200 layers, as many as its decoder has (Chen et
+  al.'s dSprites encoder has two); its decoder output "28 x 28" is a copy of Table 1's and
+  is 64 x 64 here.
   """
   rngs = nnx.Rngs(seed)
-  trunk = DenseTrunk(math.prod(input_shape), (width, width), rngs=rngs)
+  trunk = DenseTrunk(math.prod(input_shape), (width,) * 3, rngs=rngs)
   return JointCodeAutoencoder(trunk, num_categories, latent_dim, (width,) * 3, input_shape,
                               rngs=rngs)

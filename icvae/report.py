@@ -5,7 +5,7 @@ sections that apply to a model are listed by its `ModelFamily.report_sections`:
 
 - 'clustering': Hungarian accuracy, many-to-one accuracy, NMI, ARI and cluster usage of the
   categorical code on train and test (`icvae.metrics`); on train, all images up to 60,000
-  (a fixed random 60,000 of dSprites);
+  (a fixed random 60,000 of dSprites), whatever --train_examples the run trained on;
 - 'codes': I(x; y) of the categorical code on all test images (IMAE eq. 7 on the whole
   set, with H(y) and H(y|x)); for a model whose `encode` gives a `losses.JointPosterior`,
   also I(x; z_k) per dimension (IMAE Proposition 1: 0.5 log(1 + Var mu_k / E sigma_k^2), a
@@ -47,6 +47,7 @@ import numpy as np
 from icvae import checkpoints
 from icvae import data as data_lib
 from icvae import disentanglement
+from icvae import dsprites
 from icvae import evaluation
 from icvae import figures
 from icvae import information
@@ -54,6 +55,7 @@ from icvae import loop
 from icvae import losses
 from icvae import metrics as metrics_lib
 from icvae import priors
+from icvae import settings as settings_lib
 from icvae import train
 
 log = logging.getLogger('icvae')
@@ -74,7 +76,7 @@ class EvalOptions:
   num_generated: int = _option(10000, 'Generated samples for the information cross-entropy '
                                'and the Parzen log-likelihood (the paper: 10,000).')
   kde_train_examples: int = _option(0, 'Training images the Parzen KDE is fitted on; 0: all '
-                                    '(the paper: 60,000).')
+                                    'of them up to 60,000 (the paper: 60,000).')
   kde_folds: int = _option(5, 'Cross-validation folds of the KDE bandwidth search.')
   mig_samples: int = _option(10000, 'Samples of z of the entropy estimates of Chen et '
                              "al.'s MIG (theirs: 10,000).")
@@ -144,9 +146,9 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   key = jax.random.key(options.seed)
   keys = dict(zip(['test', 'info', 'iwae', 'generate', 'figures', 'mig'],
                   jax.random.split(key, 6)))
-  train_images = jnp.asarray(config.view(dataset.train_images))
+  train_images = config.view(dataset.train_images)  # numpy: chunks go to the device
   test_images = jnp.asarray(data_lib.as_float(config.view(dataset.test_images)))
-  with_factors = 'disentanglement' in sections and dataset.train_factors is not None
+  with_factors = _with_factors(sections, dataset, model, test_images, options)
   report = {'workdir': str(workdir), 'epoch': loaded.epoch, 'config': config.to_dict(),
             'options': dataclasses.asdict(options)}
   with_bound = 'iwae' in sections
@@ -171,9 +173,9 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
     elif 'clustering' in sections:
       cluster_logits = jax.jit(lambda x: objective.cluster_logits(model, x))
       num_clusters = train.cluster_count(loaded.graphdef, objective, loaded.state,
-                                         train_images)
-      rows = _clustering_rows(len(train_images))
-      chunks = (data_lib.as_float(train_images[rows[i:i + 5000]])
+                                         test_images)
+      rows = _train_rows(len(train_images))
+      chunks = (jnp.asarray(data_lib.as_float(train_images[rows[i:i + 5000]]))
                 for i in range(0, len(rows), 5000))
       train_clusters = np.concatenate([np.asarray(jnp.argmax(cluster_logits(x), axis=-1))
                                        for x in chunks])
@@ -198,6 +200,7 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
     report['parzen'] = stages.run('parzen', _parzen, model, config, dataset,
                                   keys['generate'], options)
   if with_factors:
+    _write_report(out, report)  # the numbers so far are safe if this stage fails
     report['disentanglement'] = stages.run('disentanglement', disentanglement_report, model,
                                            config, dataset, keys['mig'], options)
   report['seconds'] = stages.seconds
@@ -247,36 +250,42 @@ def code_information(model, objective, images, batch_size, key):
   return result
 
 
-CLUSTERING_TRAIN_EXAMPLES = 60000
+TRAIN_EXAMPLES_SCORED = 60000
 
 
-def _clustering_rows(count):
-  """The training images the 'clustering' section scores: all when there are at most
-  `CLUSTERING_TRAIN_EXAMPLES` (MNIST, Fashion-MNIST), else that many drawn once with seed 0
-  (dSprites, whose whole grid the 'disentanglement' section scores)."""
-  if count <= CLUSTERING_TRAIN_EXAMPLES:
+def _train_rows(count):
+  """The training images the 'clustering' and 'parzen' sections use: all when there are at
+  most `TRAIN_EXAMPLES_SCORED` (MNIST, Fashion-MNIST), else that many drawn once with seed 0
+  (dSprites, whose grid the 'disentanglement' section scores). These are the dataset's
+  training images, whatever --train_examples the run trained on."""
+  if count <= TRAIN_EXAMPLES_SCORED:
     return np.arange(count)
-  return np.sort(np.random.default_rng(0).choice(count, CLUSTERING_TRAIN_EXAMPLES,
+  return np.sort(np.random.default_rng(0).choice(count, TRAIN_EXAMPLES_SCORED,
                                                  replace=False))
 
 
 def factor_grid(dataset, position_stride=1):
-  """(row indices, factor classes, factor sizes) of the training images on the factor grid
-  with every `position_stride`-th value of the factors named pos_x and pos_y (classes
-  renumbered 0, 1, ...); stride 1 keeps every image."""
-  factors = np.asarray(dataset.train_factors)
-  sizes = list(dataset.factor_sizes)
-  keep = np.ones(len(factors), bool)
-  for column, name in enumerate(dataset.factor_names):
-    if name in ('pos_x', 'pos_y') and position_stride > 1:
-      keep &= factors[:, column] % position_stride == 0
-      sizes[column] = -(-sizes[column] // position_stride)
-  rows = np.flatnonzero(keep)
-  classes = factors[rows].copy()
-  for column, name in enumerate(dataset.factor_names):
-    if name in ('pos_x', 'pos_y'):
-      classes[:, column] //= position_stride
-  return rows, classes, tuple(sizes)
+  """(row indices, factor classes, factor sizes) of the training images that
+  `dsprites.position_subgrid` keeps: every `position_stride`-th x and y position."""
+  return dsprites.position_subgrid(dataset.train_factors, dataset.factor_sizes,
+                                   position_stride)
+
+
+def _with_factors(sections, dataset, model, images, options):
+  """Whether the 'disentanglement' section applies, refusing a --mig_position_stride that
+  leaves a factor one value before anything is computed."""
+  if 'disentanglement' not in sections or dataset.train_factors is None:
+    return False
+  if not isinstance(jax.eval_shape(model.encode, images[:1]), losses.JointPosterior):
+    log.warning('the disentanglement section needs encode() to give a JointPosterior: '
+                'skipped.')
+    return False
+  _, _, sizes = factor_grid(dataset, options.mig_position_stride)
+  if min(sizes) < 2:
+    raise settings_lib.SettingError(
+        f'--mig_position_stride={options.mig_position_stride}: leaves the factors '
+        f'{dict(zip(dataset.factor_names, sizes))}; a factor needs 2 values or more: lower it.')
+  return True
 
 
 def disentanglement_report(model, config, dataset, key, options):
@@ -302,12 +311,14 @@ def disentanglement_report(model, config, dataset, key, options):
       bar.update(len(batch))
   mean, logvar, logits = (np.concatenate(parts) for parts in zip(*outputs))
   probs = np.asarray(jax.nn.softmax(logits, axis=-1))
-  chen_key, chen_all_key = jax.random.split(key)
-  chen = disentanglement.mig_chen(chen_key, mean, logvar, classes, sizes,
-                                  factor_indices=continuous, num_samples=options.mig_samples)
-  chen_all = disentanglement.mig_chen(chen_all_key, mean, logvar, classes, sizes,
+  # One estimate over every factor with y as the last code; the continuous-only MIG takes its
+  # rows of the continuous factors and its z columns (the same samples for both).
+  chen_all = disentanglement.mig_chen(key, mean, logvar, classes, sizes,
                                       num_samples=options.mig_samples,
                                       categorical_probs=probs)
+  information_z = np.asarray(chen_all['mutual_information'])[continuous, :-1]
+  chen_gaps = disentanglement.mutual_information_gap(
+      information_z, np.log([sizes[f] for f in continuous]))
   points = disentanglement.sample_points(np.random.default_rng(options.seed),
                                          options.mig_points, len(rows))
   histogram = disentanglement.mig_histogram(mean[points], classes[points])
@@ -320,9 +331,9 @@ def disentanglement_report(model, config, dataset, key, options):
   result = {
       'images': int(len(rows)), 'position_stride': options.mig_position_stride,
       'factor_sizes': dict(zip(names, sizes)),
-      'mig_chen': float(chen['mig']),
-      'mig_chen_gaps': named(chen['gap_per_factor'], continuous),
-      'mig_chen_mutual_information': np.asarray(chen['mutual_information']).tolist(),
+      'mig_chen': float(np.mean(chen_gaps)),
+      'mig_chen_gaps': named(chen_gaps, continuous),
+      'mig_chen_mutual_information': np.asarray(chen_all['mutual_information']).tolist(),
       'mig_chen_with_discrete': float(chen_all['mig']),
       'mig_chen_with_discrete_gaps': named(chen_all['gap_per_factor'], range(len(names))),
       'mig_histogram': float(histogram['mig']),
@@ -419,8 +430,8 @@ def _parzen(model, config, dataset, key, options):
   _, z = priors.sample_prior(key, model.prior_means(), options.num_generated)
   generated = np.concatenate([figures.decode_mean(model, z[i:i + 5000], config.likelihood)
                               for i in range(0, len(z), 5000)])
-  kde_data = data_lib.as_flat(
-      dataset.train_images[:options.kde_train_examples or len(dataset.train_images)])
+  rows = _train_rows(len(dataset.train_images))[:options.kde_train_examples or None]
+  kde_data = data_lib.as_float(data_lib.as_flat(dataset.train_images[rows]))
   with _bar(options.kde_folds, 'Parzen bandwidth (CV folds)') as bar:
     bandwidth, cv_scores = evaluation.kde_bandwidth_search(
         kde_data, options.kde_bandwidths, options.kde_folds, progress=bar.update)

@@ -97,11 +97,12 @@ def test_dsprites_networks_are_the_table_2_networks():
   sizes = {jax.tree_util.keystr(path): value.shape
            for path, value in jax.tree_util.tree_leaves_with_path(params)}
   kernels = sorted(shape for name, shape in sizes.items() if "['kernel']" in name)
-  # Table 2 by hand: 4096-1200-1200 -> 2*10 + 3 heads; (3 + 10)-1200-1200-1200-4096.
-  assert kernels == sorted([(4096, 1200), (1200, 1200), (1200, 23), (13, 1200),
+  # Table 2 by hand, a layer per row: 4096-1200-1200-1200 -> 2*10 + 3 heads;
+  # (3 + 10)-1200-1200-1200-4096.
+  assert kernels == sorted([(4096, 1200), (1200, 1200), (1200, 1200), (1200, 23), (13, 1200),
                             (1200, 1200), (1200, 1200), (1200, 4096)])
   total = sum(int(np.prod(s)) for s in sizes.values())
-  assert total == (4096 * 1200 + 1200 + 1200 * 1200 + 1200 + 1200 * 23 + 23
+  assert total == (4096 * 1200 + 1200 + 2 * (1200 * 1200 + 1200) + 1200 * 23 + 23
                    + 13 * 1200 + 1200 + 2 * (1200 * 1200 + 1200) + 1200 * 4096 + 4096)
   assert not any('norm' in name for name in sizes)  # no batch norm in Table 2
   outputs = networks.decode(np.zeros((2, 3), np.float32), np.zeros((2, 10), np.float32))
@@ -171,6 +172,29 @@ def test_a_dsprites_sweep_trains_and_reports_disentanglement_and_traversals(tmp_
   assert strided['disentanglement']['factor_sizes']['pos_x'] == 2
 
 
+def test_a_stride_leaving_one_position_is_refused_before_anything_is_computed(tmp_path):
+  dataset = fakes.tiny_dsprites()  # 4 x and y positions
+  config = fakes.tiny_config(tmp_path / 'run', model='imae', dataset='dsprites',
+                             num_categories=3, num_epochs=1, eval_batch_size=64)
+  loop.train_and_evaluate(config, dataset)
+  with pytest.raises(SettingError, match='--mig_position_stride=4: .*lower it'):
+    report_lib.evaluate_run(config.workdir, dataset=dataset,
+                            options=report_lib.EvalOptions(mig_position_stride=4))
+  assert not (tmp_path / 'run' / 'eval' / 'report.json').exists()
+
+
+def test_catvae_on_dsprites_reads_4096_pixels_and_skips_disentanglement(tmp_path):
+  dataset = fakes.tiny_dsprites()
+  config = fakes.tiny_config(tmp_path / 'run', model='infocatvae', dataset='dsprites',
+                             num_categories=3, num_epochs=1, eval_batch_size=64)
+  loop.train_and_evaluate(config, dataset)
+  report = report_lib.evaluate_run(config.workdir, dataset=dataset, options=report_lib.EvalOptions(
+      iwae_samples=5, num_generated=100, kde_train_examples=200, kde_folds=2))
+  assert 'disentanglement' not in report  # not a section of CatVAE's family
+  assert np.isfinite(report['parzen']['log_likelihood'])
+  assert report['parzen']['fitted_on'] == 200
+
+
 def test_figure5_driver_ties_beta_to_gamma_and_tabulates_the_reports(tmp_path):
   from experiments import dsprites_figure5
   assert dsprites_figure5.sweep_flag('imae', [1, 4]) == 'gamma,beta,vat_weight:1:0.5:0.5,4:2:2'
@@ -180,7 +204,8 @@ def test_figure5_driver_ties_beta_to_gamma_and_tabulates_the_reports(tmp_path):
       path = tmp_path / model / f'{key}=4' / f'seed={seed}' / 'eval' / 'report.json'
       path.parent.mkdir(parents=True)
       path.write_text(json.dumps({
-          'config': {'model': model, 'gamma': x, 'beta': x / 2 if model == 'imae' else x},
+          'config': {'model': model, 'seed': seed, 'gamma': x,
+                     'beta': x / 2 if model == 'imae' else x},
           'disentanglement': {'mig_chen': mig, 'mig_chen_with_discrete': mig,
                               'mig_histogram': mig, 'accuracy_y_against_discrete': 0.5},
           'test': {'reconstruction': -30.0}, 'codes': {'total_correlation': 0.1}}))

@@ -113,7 +113,8 @@ AAE = objectives.register(objectives.ModelFamily(
     settings=(shared.NUM_CATEGORIES, shared.DELTA, shared.LATENT_DIM, ADVERSARIAL_WEIGHT),
     build_networks=lambda config: models.mlp_aae(
         latent_dim=config.num_categories * config.delta,
-        input_shape=(math.prod(config.image_shape),), hidden_features=config.hidden_features, dropout_rate=config.dropout_rate,
+        input_shape=(math.prod(config.image_shape),),
+        hidden_features=config.hidden_features, dropout_rate=config.dropout_rate,
         seed=config.seed),
     build_objective=lambda config: AdversarialAutoencoder(config.adversarial_weight,
                                                           config.likelihood),

@@ -204,8 +204,8 @@ def build_networks(config):
 
   MNIST, Fashion-MNIST (Table 1): 784 -> 500 BN ReLU -> 500 BN ReLU -> (mu, log sigma^2 of
   z; logits of y); (y, z) -> 500 -> 500 -> 784. dSprites (Table 2,
-  `models.mlp_joint_code_dsprites`): 4096 -> 1200 -> 1200 -> heads; (y, z) -> 1200 x 3 ->
-  4096, no batch norm.
+  `models.mlp_joint_code_dsprites`): 4096 -> 1200 x 3 -> heads; (y, z) -> 1200 x 3 -> 4096,
+  no batch norm.
   """
   width = config.hidden_features
   input_shape = (math.prod(config.image_shape),)

@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from icvae import data as data_lib
 from icvae import settings as settings_lib
 from icvae import vat
 from icvae.settings import Setting
@@ -44,6 +43,8 @@ VAT_EPSILON_NEIGHBOUR = Setting('vat_epsilon_neighbour', 0, "VAT: if k > 0, each
                                "k-th nearest training image (IMSAT: k = 10, "
                                "--vat_epsilon=0.25); 0: the radius is --vat_epsilon.",
                                check=settings_lib.at_least(0), inert=0)
+# The most training images the per-example VAT radius searches (O(N^2) distances).
+MAX_NEIGHBOUR_SEARCH = 200000
 VAT_SETTINGS = (VAT_WEIGHT, VAT_EPSILON, VAT_XI, VAT_POWER_ITERATIONS, VAT_EPSILON_NEIGHBOUR)
 
 
@@ -90,6 +91,13 @@ def vat_training_data(objective, images):
   once per run; about a minute for MNIST's 60,000 images on 2 CPU cores)."""
   if not (objective.vat_weight and objective.vat_epsilon_neighbour):
     return images
+  if images.shape[0] > MAX_NEIGHBOUR_SEARCH:
+    raise settings_lib.SettingError(
+        f'--vat_epsilon_neighbour={objective.vat_epsilon_neighbour}: the nearest-neighbour '
+        f'search over {images.shape[0]} training images is quadratic; use at most '
+        f'{MAX_NEIGHBOUR_SEARCH} (--train_examples) or a fixed radius (drop the flag).')
+  if images.dtype == np.uint8:  # pixel bytes (dSprites): the radii are in [0, 1] units
+    images = jnp.asarray(np.asarray(images).astype(np.float32) / np.float32(255))
   started = time.time()
   distances, cached = _cached_distances(images, objective.vat_epsilon_neighbour)
   logging.getLogger('icvae').info(
@@ -105,7 +113,7 @@ def _cached_distances(images, k):
   """`vat.nearest_neighbour_distances`, cached in <settings.default_cache_dir()>/vat-radii
   under the SHA-256 of the images; (distances, cache file read or None). An unreadable or
   mismatched cache file is recomputed and replaced; an unwritable folder is skipped."""
-  array = np.asarray(data_lib.as_float(np.asarray(images)), np.float32)
+  array = np.asarray(images, np.float32)
   digest = hashlib.sha256(array.tobytes()).hexdigest()[:16]
   folder = settings_lib.default_cache_dir() / 'vat-radii'
   path = folder / f'knn_{digest}_{array.shape[0]}_k{k}.npy'
