@@ -38,9 +38,11 @@ from icvae.loop import train_sweep
 from icvae.losses import CategoricalPosterior
 from icvae.losses import JointPosterior
 from icvae.models import CategoricalVAE
+from icvae.models import Classifier
 from icvae.models import JointCodeAutoencoder
 from icvae.models import gru_catvae
 from icvae.models import mlp_catvae
+from icvae.models import mlp_classifier
 from icvae.models import mlp_joint_code
 from icvae.objectives import ModelFamily
 from icvae.objectives import Objective
@@ -48,6 +50,7 @@ from icvae.objectives.catvae import InfoCatVAE
 from icvae.objectives.catvae import infocatvae_loss
 from icvae.objectives.beta_vae import BetaVAE
 from icvae.objectives.imae import IMAE
+from icvae.objectives.imsat import IMSAT
 from icvae.objectives.info_vae import InfoVAE
 from icvae.objectives.joint_code import code_statistics
 from icvae.objectives.joint_vae import JointVAE

@@ -43,6 +43,10 @@ GENERAL_SETTINGS = (
             'runs/<dataset>_<model> (relative to the current folder).', resumable=True),
     Setting('data_dir', '', 'Folder with the four IDX gz files (optional); for dSprites, the '
             'folder for its generated images (default: the cache).', resumable=True),
+    Setting('protocol', 'heldout', 'heldout: train on the training split, report the test '
+            'split; all: train on both splits and report on all of them (the clustering '
+            "literature's protocol, IMSAT's: all 70,000 MNIST images).",
+            choices=data_lib.PROTOCOLS),
     Setting('train_examples', 0, 'Train on this many training examples, a fixed random '
             'subset (the same for every run and seed); 0: all of them. For dSprites at the '
             'size a CPU allows.', check=settings_lib.at_least(0)),
@@ -128,6 +132,11 @@ class RunConfig:
       raise SettingError(f'--observation_scale={resolved["observation_scale"]}: only for '
                          '--network=gru (the MLP models pixels as Bernoulli, appendix B).')
     available = data_lib.TRAIN_SIZES[resolved['dataset']]
+    if resolved['protocol'] == 'all':
+      if resolved['dataset'] == 'dsprites':
+        raise SettingError('--protocol=all: dSprites trains on every image already (its test '
+                           'images are among them); drop the flag.')
+      available += data_lib.SPLIT_SIZES['test']
     if resolved['train_examples'] > available:
       raise SettingError(f'--train_examples={resolved["train_examples"]}: {resolved["dataset"]} '
                          f'has {available} training examples; lower it (0: all).')

@@ -56,6 +56,10 @@ SPLIT_SIZES = {'train': 60000, 'test': 10000}
 # (rows, columns) of each dataset's images and its number of training examples.
 IMAGE_SHAPES = {'mnist': (28, 28), 'fashion_mnist': (28, 28), 'dsprites': (64, 64)}
 TRAIN_SIZES = {'mnist': 60000, 'fashion_mnist': 60000, 'dsprites': 737280}
+# How a run splits the data (`--protocol`): 'heldout' trains on the training split and
+# reports the test split; 'all' trains on both splits and reports on all of them, the
+# protocol of the clustering literature (IMSAT, Hu et al. 2017: all 70,000 MNIST images).
+PROTOCOLS = ('heldout', 'all')
 # dSprites has no split: it trains on all 737,280 images, and its "test" set is this many of
 # them drawn once with a fixed seed (the images the per-epoch test metrics, the clustering of
 # y against shape and the figures use; the disentanglement metrics use the whole grid).
@@ -454,6 +458,33 @@ def train_subset(dataset, count):
   return dataset._replace(train_images=dataset.train_images[keep],
                           train_labels=dataset.train_labels[keep],
                           train_factors=None if factors is None else factors[keep])
+
+
+def with_protocol(dataset, protocol, name=''):
+  """`dataset` as `--protocol` splits it (`PROTOCOLS`): unchanged for 'heldout'; for 'all',
+  training and test sets are both the training examples followed by the test examples
+  (images, labels and factors), the same arrays.
+
+  Raises:
+    DataError: an unknown protocol, or 'all' on dSprites (`name`), whose test images are
+      already among its training images.
+  """
+  if protocol == 'heldout':
+    return dataset
+  if protocol != 'all':
+    raise DataError(f'--protocol={protocol}: must be one of {", ".join(PROTOCOLS)}.')
+  if name == 'dsprites':
+    raise DataError('--protocol=all: dSprites trains on every image already (its test images '
+                    'are among them); drop the flag.')
+
+  def joined(train, test):
+    return None if train is None else np.concatenate([train, test])
+
+  images = joined(dataset.train_images, dataset.test_images)
+  labels = joined(dataset.train_labels, dataset.test_labels)
+  factors = joined(dataset.train_factors, dataset.test_factors)
+  return dataset._replace(train_images=images, train_labels=labels, train_factors=factors,
+                          test_images=images, test_labels=labels, test_factors=factors)
 
 
 def as_flat(images):

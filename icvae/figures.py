@@ -271,3 +271,29 @@ def joint_code_figures(out, model, config, dataset, key):
              ['original', 'reconstruction', 'original', 'reconstruction'],
              [f'y={c}' for c in categories[:10]])
   return names
+
+
+def cluster_figures(out, model, config, dataset, key):
+  """The test images that a classifier p(y|x) (`model.classify`, e.g. IMSAT's) puts in each
+  cluster most confidently, ten per cluster, on the first 10,000 test images; returns
+  {figure name: file name}."""
+  del key  # nothing is drawn
+  out = pathlib.Path(out)
+  images = data_lib.as_float(config.view(dataset.test_images[:10000]))
+  classify = jax.jit(model.classify)
+  probs = np.concatenate([np.asarray(jax.nn.softmax(classify(jnp.asarray(images[i:i + 1000]))))
+                          for i in range(0, len(images), 1000)])
+  clusters = probs.argmax(-1)
+  k = probs.shape[-1]
+  flat = np.asarray(images).reshape(len(images), -1)
+  rows = np.zeros((k, 10, flat.shape[1]), np.float32)
+  for c in range(k):
+    members = np.flatnonzero(clusters == c)
+    best = members[np.argsort(-probs[members, c])][:10]
+    rows[c, :len(best)] = flat[best]
+  names = {'cluster_examples': 'cluster_examples.png'}
+  image_grid(out / names['cluster_examples'], rows,
+             'The ten test images each cluster holds most confidently (max p(y|x))',
+             [f'y = {c} ({np.sum(clusters == c)})' for c in range(k)],
+             image_shape=config.image_shape)
+  return names

@@ -367,6 +367,7 @@ def _checked_dataset(config, dataset):
   check_workdir_config(config.workdir, config)
   if dataset is None:
     dataset = data_lib.load(config.dataset, config.data_dir or None)
+  dataset = data_lib.with_protocol(dataset, config.protocol, config.dataset)
   dataset = data_lib.train_subset(dataset, config.train_examples)
   if config.batch_size > len(dataset.train_images):
     raise ExperimentError(f'--batch_size={config.batch_size} exceeds the '

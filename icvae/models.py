@@ -396,24 +396,64 @@ def mlp_aae(*, latent_dim=20, input_shape=(784,), hidden_features=400, dropout_r
                                 rngs=nnx.Rngs(seed))
 
 
+# How an encoder sees its input (`--input_scaling`): (scale, shift) of x' = scale x + shift
+# on images in [0, 1]. 'imsat' is IMSAT's published code (`load_mnist.py`: pixel / 128 - 1 on
+# pixel bytes 0..255, i.e. 255/128 x - 1, in [-1, 0.992]).
+INPUT_SCALINGS = {'unit': (1.0, 0.0), 'imsat': (255.0 / 128.0, -1.0)}
+# Weight initialisations (`--initialization`): 'lecun' is Flax's default (a truncated normal
+# of variance 1 / fan_in, zero biases); 'imsat' is IMSAT's published code under Chainer
+# 1.21, whose `Linear(wscale=w)` draws W ~ N(0, w / fan_in) (`HeNormal(sqrt(w / 2))`):
+# w = 0.1 for the hidden layers and 1e-4 for the output layer, so the first p(y|x) are
+# nearly uniform.
+INITIALIZATIONS = ('lecun', 'imsat')
+IMSAT_HIDDEN_WSCALE = 0.1
+IMSAT_OUTPUT_WSCALE = 1e-4
+
+
+def kernel_initializer(initialization, output=False):
+  """The kernel initializer of a Linear layer for `--initialization` (`INITIALIZATIONS`);
+  `output` marks a network's last layer (IMSAT's tiny one)."""
+  if initialization == 'lecun':
+    return nnx.initializers.lecun_normal()
+  if initialization == 'imsat':
+    scale = IMSAT_OUTPUT_WSCALE if output else IMSAT_HIDDEN_WSCALE
+    return nnx.initializers.variance_scaling(scale, 'fan_in', 'normal')
+  raise ValueError(f'initialization must be one of {INITIALIZATIONS}, got {initialization!r}.')
+
+
 class BatchNormTrunk(nnx.Module):
-  """FC + BatchNorm + ReLU layers (IMAE Table 1 encoder trunk: 784 -> 500 -> 500).
+  """FC + BatchNorm + ReLU layers (IMAE Table 1 encoder trunk: 784 -> 500 -> 500; IMSAT's
+  784 -> 1200 -> 1200).
 
   Batch norm uses the batch's statistics and updates its running averages when called with
   a key (training), and the running averages when `key` is None (evaluation), the library's
   convention for "training mode". The running averages are `nnx.BatchStat` variables: the
   train step returns them updated with the state (`train.objective_loss`).
 
-  Choice: momentum 0.9 (running = 0.9 running + 0.1 batch), PyTorch's BatchNorm1d default,
-  as the paper gives none and its authors' framework is not known.
+  Choice: momentum 0.9 (running = 0.9 running + 0.1 batch), PyTorch's BatchNorm1d default
+  and Chainer's (IMSAT), as the IMAE paper gives none and its authors' framework is not
+  known. Epsilon is Flax's 1e-5 (Chainer's is 2e-5; against a unit-scale variance the
+  difference is immaterial), and the running variance is the biased one (Chainer and
+  PyTorch keep the unbiased one: a factor B / (B - 1), 1.004 at IMSAT's batch of 250).
+
+  Args:
+    in_features: the flat input size.
+    hidden_sizes: the widths of the layers.
+    momentum: of the running averages.
+    input_scaling: a key of `INPUT_SCALINGS`, applied to x before the first layer.
+    initialization: a key of `INITIALIZATIONS`, for the layers' kernels.
   """
 
-  def __init__(self, in_features, hidden_sizes=(500, 500), momentum=0.9, *, rngs):
+  def __init__(self, in_features, hidden_sizes=(500, 500), momentum=0.9, *,
+               input_scaling='unit', initialization='lecun', rngs):
     sizes = (in_features,) + tuple(hidden_sizes)
-    self.dense = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
+    init = kernel_initializer(initialization)
+    self.dense = nnx.List([nnx.Linear(a, b, kernel_init=init, rngs=rngs)
+                           for a, b in zip(sizes, sizes[1:])])
     self.norm = nnx.List([nnx.BatchNorm(b, momentum=momentum, rngs=rngs)
                           for b in sizes[1:]])
     self.features = sizes[-1]
+    self.input_scale, self.input_shift = INPUT_SCALINGS[input_scaling]
 
   def __call__(self, x, key=None, update_statistics=True):
     """(B, *event) -> (B, features); the batch's statistics when `key` is given.
@@ -423,6 +463,8 @@ class BatchNormTrunk(nnx.Module):
     the module: a pure function, safe inside jax.grad (VAT's perturbed passes).
     """
     h = x.reshape(x.shape[0], -1)
+    if (self.input_scale, self.input_shift) != (1.0, 0.0):
+      h = self.input_scale * h + self.input_shift
     for dense, norm in zip(self.dense, self.norm):
       h = dense(h)
       if key is not None and not update_statistics:
@@ -466,12 +508,14 @@ class JointCodeAutoencoder(nnx.Module):
   """
 
   def __init__(self, trunk, num_categories, latent_dim, decoder_sizes=(500, 500),
-               out_shape=(784,), *, rngs):
+               out_shape=(784,), *, initialization='lecun', rngs):
     self.trunk = trunk
     self.num_categories = num_categories
     self.latent_dim = latent_dim
     self.out_shape = tuple(out_shape)
-    self.heads = nnx.Linear(trunk.features, 2 * latent_dim + num_categories, rngs=rngs)
+    self.heads = nnx.Linear(trunk.features, 2 * latent_dim + num_categories,
+                            kernel_init=kernel_initializer(initialization, output=True),
+                            rngs=rngs)
     sizes = (num_categories + latent_dim,) + tuple(decoder_sizes)
     self.decoder = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
     self.out = nnx.Linear(sizes[-1], math.prod(self.out_shape), rngs=rngs)
@@ -500,12 +544,49 @@ class JointCodeAutoencoder(nnx.Module):
 
 
 def mlp_joint_code(*, num_categories=10, latent_dim=10, input_shape=(784,),
-                   hidden_sizes=(500, 500), seed=0):
-  """The IMAE paper's Table 1 networks for MNIST and Fashion-MNIST (K = 10, D = 10)."""
+                   hidden_sizes=(500, 500), input_scaling='unit', initialization='lecun',
+                   seed=0):
+  """The IMAE paper's Table 1 networks for MNIST and Fashion-MNIST (K = 10, D = 10).
+
+  `input_scaling` and `initialization` apply to the encoder (`BatchNormTrunk`; the heads
+  are its output layer); the decoder keeps Flax's initialisation and reads (y, z).
+  """
   rngs = nnx.Rngs(seed)
-  trunk = BatchNormTrunk(math.prod(input_shape), hidden_sizes, rngs=rngs)
+  trunk = BatchNormTrunk(math.prod(input_shape), hidden_sizes, input_scaling=input_scaling,
+                         initialization=initialization, rngs=rngs)
   return JointCodeAutoencoder(trunk, num_categories, latent_dim, hidden_sizes, input_shape,
-                              rngs=rngs)
+                              initialization=initialization, rngs=rngs)
+
+
+class Classifier(nnx.Module):
+  """p(y|x) alone: a trunk and a Linear layer to K logits (IMSAT's d-1200-1200-K network,
+  no decoder)."""
+
+  def __init__(self, trunk, num_categories, *, initialization='lecun', rngs):
+    self.trunk = trunk
+    self.num_categories = num_categories
+    self.head = nnx.Linear(trunk.features, num_categories,
+                           kernel_init=kernel_initializer(initialization, output=True),
+                           rngs=rngs)
+
+  def classify(self, x, key=None, update_statistics=True):
+    """(B, *event) -> (B, K) logits of p(y|x); a key means training mode (batch statistics,
+    `BatchNormTrunk`)."""
+    return self.head(self.trunk(x, key, update_statistics))
+
+  def encode(self, x, key=None, update_statistics=True):
+    """The model's code: the (B, K) logits of p(y|x) (there is no continuous code)."""
+    return self.classify(x, key, update_statistics)
+
+
+def mlp_classifier(*, num_categories=10, input_shape=(784,), hidden_sizes=(1200, 1200),
+                   input_scaling='unit', initialization='lecun', seed=0):
+  """IMSAT's network (Hu et al. 2017, section 4.1; `imsat_cluster.py`): d -> 1200 BN ReLU
+  -> 1200 BN ReLU -> K logits, every layer with a bias, no batch norm on the output."""
+  rngs = nnx.Rngs(seed)
+  trunk = BatchNormTrunk(math.prod(input_shape), hidden_sizes, input_scaling=input_scaling,
+                         initialization=initialization, rngs=rngs)
+  return Classifier(trunk, num_categories, initialization=initialization, rngs=rngs)
 
 
 def mlp_joint_code_dsprites(*, num_categories=3, latent_dim=10, input_shape=(4096,),

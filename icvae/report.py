@@ -143,6 +143,7 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   out.mkdir(exist_ok=True)
   if dataset is None:
     dataset = data_lib.load(config.dataset, data_dir or config.data_dir or None)
+  dataset = data_lib.with_protocol(dataset, config.protocol, config.dataset)
   key = jax.random.key(options.seed)
   keys = dict(zip(['test', 'info', 'iwae', 'generate', 'figures', 'mig'],
                   jax.random.split(key, 6)))

@@ -176,5 +176,6 @@ from icvae.objectives import aae  # pylint: disable=g-import-not-at-top,wrong-im
 from icvae.objectives import beta_vae  # pylint: disable=g-import-not-at-top,wrong-import-position
 from icvae.objectives import catvae  # pylint: disable=g-import-not-at-top,wrong-import-position
 from icvae.objectives import imae  # pylint: disable=g-import-not-at-top,wrong-import-position
+from icvae.objectives import imsat  # pylint: disable=g-import-not-at-top,wrong-import-position
 from icvae.objectives import info_vae  # pylint: disable=g-import-not-at-top,wrong-import-position
 from icvae.objectives import joint_vae  # pylint: disable=g-import-not-at-top,wrong-import-position

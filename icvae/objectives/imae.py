@@ -23,13 +23,11 @@ import dataclasses
 from icvae import objectives
 from icvae import settings as settings_lib
 from icvae.objectives import joint_code
+from icvae.objectives import shared
 from icvae.settings import Setting
 
 GAMMA = Setting('gamma', 2.0, 'gamma: the weight of the total correlation TC(z) (IMAE eq. '
                 '10; the paper: 2 beta).', check=settings_lib.non_negative)
-MARGINAL_ENTROPY_WEIGHT = Setting('marginal_entropy_weight', 1.0, 'mu: L(y) = mu H(y) - '
-                                  'H(y|x) (the paper: 1, i.e. I(x; y); IMSAT: 4).',
-                                  check=settings_lib.non_negative)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,4 +52,4 @@ def build_objective(config):
 
 FAMILY = objectives.register(joint_code.family(
     'imae', 'IMAE: maximise I(x;y) and the informativeness of each z_k, penalise TC(z) '
-    '(Gao et al., eq. 10)', (GAMMA, MARGINAL_ENTROPY_WEIGHT), build_objective))
+    '(Gao et al., eq. 10)', (GAMMA, shared.MARGINAL_ENTROPY_WEIGHT), build_objective))

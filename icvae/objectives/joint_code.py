@@ -57,7 +57,7 @@ TEMPERATURE_ANNEAL_STEPS = Setting('temperature_anneal_steps', 0, 'Optimiser ste
                                    'temperature anneal.', check=settings_lib.at_least(0),
                                    inert=0)
 SETTINGS = (shared.NUM_CATEGORIES, CONTINUOUS_DIM, BETA, TEMPERATURE, TEMPERATURE_FINAL,
-            TEMPERATURE_ANNEAL_STEPS) + shared.VAT_SETTINGS
+            TEMPERATURE_ANNEAL_STEPS) + shared.VAT_SETTINGS + shared.ENCODER_SETTINGS
 REPORT_SECTIONS = ('clustering', 'codes', 'disentanglement')
 
 
@@ -216,7 +216,8 @@ def build_networks(config):
                                           seed=config.seed)
   return models.mlp_joint_code(num_categories=config.num_categories,
                                latent_dim=config.continuous_dim, input_shape=input_shape,
-                               hidden_sizes=(width, width), seed=config.seed)
+                               hidden_sizes=(width, width), input_scaling=config.input_scaling,
+                               initialization=config.initialization, seed=config.seed)
 
 
 def objective_options(config):
@@ -241,6 +242,12 @@ def validate(values):
   if values['num_categories'] < 2:
     raise settings_lib.SettingError(f'--num_categories={values["num_categories"]}: need at '
                                     'least 2 categories.')
+  if values['dataset'] == 'dsprites':
+    for setting in shared.ENCODER_SETTINGS:
+      if values[setting.name] != setting.default:
+        raise settings_lib.SettingError(
+            f'--{setting.name}={values[setting.name]}: the Table 2 networks of dSprites take '
+            f'only --{setting.name}={setting.default}; drop the flag.')
   if bool(values['temperature_final']) != bool(values['temperature_anneal_steps']):
     raise settings_lib.SettingError(
         f'--temperature_final={values["temperature_final"]} and '

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from icvae import models
 from icvae import settings as settings_lib
 from icvae import vat
 from icvae.settings import Setting
@@ -24,6 +25,23 @@ DELTA = Setting('delta', 2, 'Latent coordinates per category; d = K * delta (eq.
 LATENT_DIM = Setting('latent_dim', 0, 'd; if set, must be a multiple of --num_categories '
                      '(then delta = d / K). 0: K * delta.', check=settings_lib.at_least(0),
                      inert=0)
+
+# H(y) against H(y|x) in the information term of the categorical code, mu H(y) - H(y|x):
+# IMAE's L(y) (eq. 7 and 9; mu = 1 is I(x; y)) and IMSAT's objective (eq. 7; mu = 4).
+MARGINAL_ENTROPY_WEIGHT = Setting('marginal_entropy_weight', 1.0, 'mu: the information term '
+                                  'of y is mu H(y) - H(y|x) (IMAE: 1, i.e. I(x; y); IMSAT: '
+                                  '4).', check=settings_lib.non_negative)
+# The encoder's input and initialisation (`models.INPUT_SCALINGS`, `models.INITIALIZATIONS`),
+# for the families whose encoder is a batch-normalised MLP trunk (IMSAT, IMAE and its peers).
+INPUT_SCALING = Setting('input_scaling', 'unit', 'How the encoder sees pixels x in [0, 1]: '
+                        'unit: as they are; imsat: 255/128 x - 1 (IMSAT\'s published code). '
+                        'VAT radii and --vat_xi stay in [0, 1] units.',
+                        choices=tuple(models.INPUT_SCALINGS), inert='unit')
+INITIALIZATION = Setting('initialization', 'lecun', "The encoder's weights: lecun: Flax's "
+                         "default (variance 1/fan_in); imsat: IMSAT's Chainer N(0, w/fan_in), "
+                         "w = 0.1 hidden, 1e-4 output layer.",
+                         choices=models.INITIALIZATIONS, inert='lecun')
+ENCODER_SETTINGS = (INPUT_SCALING, INITIALIZATION)
 
 # Virtual adversarial training on p(y|x) (IMAE eq. 11), for every model with a categorical
 # code. The term added to the loss is vat_weight * mean_n KL(p(y|x_n) || p(y|x_n + eps d_n))
