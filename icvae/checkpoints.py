@@ -237,9 +237,11 @@ def read_config(workdir):
     raise CheckpointError(f'{path}: not an icvae configuration ({e}).') from e
 
 
-def new_state(config):
-  """(graphdef, TrainState, optimizer) of a fresh run of `config`."""
-  optimizer = train.make_optimizer(config.build_objective(), config.learning_rate)
+def new_state(config, steps_per_epoch=None):
+  """(graphdef, TrainState, optimizer) of a fresh run of `config`; `steps_per_epoch` (of the
+  learning-rate decay) defaults to the configuration's (`RunConfig.steps_per_epoch`)."""
+  optimizer = train.make_optimizer(config.build_objective(), config.learning_rate,
+                                   **config.optimizer_options(steps_per_epoch))
   graphdef, state = train.create_train_state(config.build_networks(), optimizer)
   return graphdef, state, optimizer
 

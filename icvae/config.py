@@ -15,6 +15,13 @@ from icvae import settings as settings_lib
 from icvae.settings import Setting
 from icvae.settings import SettingError
 
+OPTIMIZERS = ('adam', 'momentum')
+
+
+def _decay_factor(value):
+  return None if 0 < value <= 1 else 'must be in (0, 1].'
+
+
 GENERAL_SETTINGS = (
     Setting('dataset', 'mnist', 'The data.', choices=data_lib.DATASETS, architecture=True),
     Setting('model', 'infocatvae', 'The model family (see README: the registry).',
@@ -33,7 +40,15 @@ GENERAL_SETTINGS = (
             'sigma^2 I); the loss is SSE / (2 sigma^2). 0: appendix C read literally (sum '
             'over steps of the per-step MSE, sigma = sqrt(F / 2)).',
             check=settings_lib.non_negative),
-    Setting('learning_rate', 1e-4, 'Adam learning rate.', check=settings_lib.positive),
+    Setting('optimizer', 'adam', "adam: optax's Adam (b1 0.9, b2 0.999); momentum: SGD with "
+            "heavy-ball momentum --momentum (the IMAE paper's for MNIST and Fashion-MNIST).",
+            choices=OPTIMIZERS),
+    Setting('learning_rate', 1e-4, 'Learning rate (the first epoch\'s, with '
+            '--learning_rate_decay).', check=settings_lib.positive),
+    Setting('momentum', 0.9, 'With --optimizer=momentum: the momentum coefficient (the IMAE '
+            'paper gives none; 0.9 is the usual one).', check=settings_lib.fraction),
+    Setting('learning_rate_decay', 1.0, 'Multiply the learning rate by this after every epoch '
+            '(the IMAE paper: 0.98); 1: constant.', check=_decay_factor),
     Setting('batch_size', 128, 'Training batch size (split over all devices).',
             check=settings_lib.at_least(1)),
     Setting('num_epochs', 600, 'Epochs to train (the paper: 600).',
@@ -141,6 +156,9 @@ class RunConfig:
       raise SettingError(f'--train_examples={resolved["train_examples"]}: {resolved["dataset"]} '
                          f'has {available} training examples; lower it (0: all).')
     examples = resolved['train_examples'] or available
+    if resolved['optimizer'] != 'momentum' and resolved['momentum'] != 0.9:
+      raise SettingError(f'--momentum={resolved["momentum"]}: only --optimizer=momentum reads '
+                         f'it (this run: --optimizer={resolved["optimizer"]}); drop it.')
     if resolved['batch_size'] > examples:
       raise SettingError(f'--batch_size={resolved["batch_size"]}: must be at most the '
                          f'{examples} training examples.')
@@ -245,6 +263,21 @@ class RunConfig:
     if self.network == 'gru':
       return data_lib.as_sequences(images)
     return data_lib.as_flat(images)
+
+  @property
+  def steps_per_epoch(self):
+    """Optimiser steps per epoch on the dataset's training examples as this configuration
+    names them (--train_examples, --protocol); the loop counts the data it is given."""
+    available = data_lib.TRAIN_SIZES[self.dataset]
+    if self.protocol == 'all':
+      available += data_lib.SPLIT_SIZES['test']
+    return (self.train_examples or available) // self.batch_size
+
+  def optimizer_options(self, steps_per_epoch=None):
+    """The keyword arguments of `train.make_optimizer` (other than the learning rate) for
+    this configuration; `steps_per_epoch` defaults to `self.steps_per_epoch`."""
+    return dict(kind=self.optimizer, momentum=self.momentum, decay=self.learning_rate_decay,
+                steps_per_epoch=steps_per_epoch or self.steps_per_epoch)
 
   def build_networks(self):
     """The model family's networks, initialised from `seed`."""

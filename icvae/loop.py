@@ -248,7 +248,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
   except ValueError as e:
     raise ExperimentError(f'the test set cannot be evaluated on these devices: {e}') from e
   objective = config.build_objective()
-  graphdef, state, optimizer = checkpoints.new_state(config)
+  graphdef, state, optimizer = checkpoints.new_state(
+      config, len(dataset.train_images) // config.batch_size)
   with contextlib.ExitStack() as stack:
     abstract = checkpoints.abstract(state, train.replicated_sharding(mesh))
     [run] = _open_runs(stack, [config], abstract)
@@ -336,7 +337,7 @@ def train_sweep(configs, dataset=None, devices=None):
     eval_keys = jnp.stack([run.eval_key for run in runs])
 
     def make_parts(run_values):
-      return sweep_lib.parts(config, run_values)
+      return sweep_lib.parts(config, run_values, len(dataset.train_images) // config.batch_size)
 
     sequential = False if mesh.size > 1 else None  # several devices: batched, split
     train_epoch = train.make_sweep_epoch(graphdef, make_parts, config.batch_size, data_axes,

@@ -198,13 +198,15 @@ class _Overrides:
     return self._config.get(name, default)
 
 
-def parts(config, values):
+def parts(config, values, steps_per_epoch=None):
   """(optimizer, objective) of a run of `config` with `values` ({name: scalar}, traced
-  inside the vmapped step) in place of those settings (`train.make_sweep_epoch`)."""
+  inside the vmapped step) in place of those settings (`train.make_sweep_epoch`);
+  `steps_per_epoch` as `checkpoints.new_state`'s."""
   overridden = _Overrides(config, values)
   objective = config.family.build_objective(overridden)
   learning_rate = values.get('learning_rate', config.learning_rate)
-  return train.make_optimizer(objective, learning_rate), objective
+  return (train.make_optimizer(objective, learning_rate,
+                               **config.optimizer_options(steps_per_epoch)), objective)
 
 
 def values_of(configs, names):

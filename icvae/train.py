@@ -52,18 +52,49 @@ def create_train_state(model, optimizer):
   return graphdef, state
 
 
-def make_optimizer(objective, learning_rate):
-  """Adam at `learning_rate`, one per parameter group of `objective`.
+def learning_rate_schedule(learning_rate, decay=1.0, steps_per_epoch=1):
+  """The learning rate of step t: learning_rate * decay ** floor(t / steps_per_epoch), i.e.
+  multiplied by `decay` after every epoch (the IMAE paper: 0.98); `learning_rate` itself
+  (a constant) when decay is 1. Every epoch has exactly `steps_per_epoch` steps (the loop
+  drops the last partial batch), so the staircase falls on epoch boundaries."""
+  if decay == 1:
+    return learning_rate
+  return optax.exponential_decay(learning_rate, transition_steps=steps_per_epoch,
+                                 decay_rate=decay, staircase=True)
 
-  With no groups (`objective.parameter_groups()` is None) one Adam updates every
-  parameter. Otherwise each group gets its own Adam (`optax.multi_transform`); every
-  parameter must belong to exactly one group. Adam is elementwise, so per-group Adams with
-  the same settings take the same steps as one Adam would, and each player's state (step
-  counts, moments) is its own.
+
+def make_optimizer(objective, learning_rate, *, kind='adam', momentum=0.9, decay=1.0,
+                   steps_per_epoch=1):
+  """The optimiser of a run: one per parameter group of `objective`.
+
+  Args:
+    objective: its `parameter_groups()` say which parameters each optimiser updates.
+    learning_rate: the first epoch's (a float, or traced in a sweep).
+    kind: 'adam' (optax's defaults) or 'momentum' (SGD with heavy-ball momentum, the
+      IMAE paper's: v <- momentum v + g, theta <- theta - lr v, as PyTorch's SGD).
+    momentum: the momentum coefficient of 'momentum'.
+    decay, steps_per_epoch: the per-epoch decay of the learning rate
+      (`learning_rate_schedule`); its step count lives in the optimiser state, so a
+      resumed run goes on with the rate where it stopped.
+
+  With no groups (`objective.parameter_groups()` is None) one optimiser updates every
+  parameter. Otherwise each group gets its own (`optax.multi_transform`); every parameter
+  must belong to exactly one group. Adam and momentum are elementwise, so per-group
+  optimisers with the same settings take the same steps as one would, and each player's
+  state (step counts, moments) is its own.
   """
+  schedule = learning_rate_schedule(learning_rate, decay, steps_per_epoch)
+
+  def one():
+    if kind == 'adam':
+      return optax.adam(schedule)
+    if kind == 'momentum':
+      return optax.sgd(schedule, momentum=momentum)
+    raise ValueError(f'optimizer kind must be adam or momentum, got {kind!r}.')
+
   groups = objective.parameter_groups()
   if not groups:
-    return optax.adam(learning_rate)
+    return one()
 
   def labels(params):
     def label(path, _):
@@ -76,8 +107,7 @@ def make_optimizer(objective, learning_rate):
       return matches[0]
     return jax.tree_util.tree_map_with_path(label, params)
 
-  return optax.multi_transform({group: optax.adam(learning_rate) for group in groups},
-                               labels)
+  return optax.multi_transform({group: one() for group in groups}, labels)
 
 
 def objective_loss(objective, graphdef, params, constants, batch, key, step):
