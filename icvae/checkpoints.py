@@ -7,6 +7,7 @@ same settings, and says what to do when not.
 """
 
 import json
+import logging
 import pathlib
 from typing import Any, NamedTuple
 
@@ -17,6 +18,9 @@ from flax import nnx
 
 from icvae import config as config_lib
 from icvae import train
+
+
+log = logging.getLogger('icvae')
 
 
 class CheckpointError(Exception):
@@ -215,6 +219,52 @@ def restore_parameters(directory, abstract_state, config):
   if diff:
     raise CheckpointError(f'--restore_from={directory}: made for another model: {diff}.')
   return restored._replace(step=np.zeros((), np.int32))
+
+
+def classifier_parameters(workdir, abstract_state, config):
+  """The classifier p(y|x) of an --model=imsat run's latest checkpoint, for the warm start of
+  a joint-code model with a classifier of its own (--classifier_from, --classifier_features).
+
+  Returns:
+    {'params': ..., 'constants': ...}: the subtrees that go under 'classifier' in the
+    state of `config`'s model (weights, batch-norm averages).
+
+  Raises:
+    CheckpointError: not a training workdir, not an IMSAT run, or a classifier of another
+      shape, input scaling or dataset than `config`'s.
+  """
+  where = f'--classifier_from={workdir}'
+  try:
+    source = load_model(workdir)
+  except CheckpointError as e:
+    raise CheckpointError(f'{where}: {e}') from e
+  if source.config.model != 'imsat':
+    raise CheckpointError(f'{where}: a run of --model={source.config.model}; the warm start '
+                          'takes the classifier of an --model=imsat run.')
+  for name in ('dataset', 'input_scaling'):
+    if source.config.get(name) != config.get(name):
+      raise CheckpointError(f'{where}: trained with --{name}={source.config.get(name)}, this '
+                            f'run has --{name}={config.get(name)}: use the same.')
+  wanted = {'params': abstract_state.params.get('classifier'),
+            'constants': abstract_state.constants.get('classifier')}
+  if wanted['params'] is None:
+    raise CheckpointError(f'{where}: this model has no classifier of its own; set '
+                          '--classifier_features.')
+  saved = {'params': source.state.params, 'constants': source.state.constants}
+  problem = _layout_difference(_array_layout(saved), _array_layout(wanted))
+  if problem:
+    raise CheckpointError(f'{where}: its classifier does not fit this one ({problem}); use '
+                          f'--classifier_features={source.config.hidden_features} and '
+                          f'--num_categories={source.config.num_categories}.')
+  log.info('p(y|x) starts from the classifier of %s (epoch %d)', workdir, source.epoch)
+  return saved
+
+
+def with_classifier(state, classifier):
+  """`state` with its 'classifier' weights and averages replaced (`classifier_parameters`);
+  the optimiser's state, which does not depend on the weights' values, is kept."""
+  return state._replace(params=dict(state.params, classifier=classifier['params']),
+                        constants=dict(state.constants, classifier=classifier['constants']))
 
 
 def read_config(workdir):

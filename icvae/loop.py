@@ -410,6 +410,7 @@ class _Run:
     self.failure = None
     self.writers = None
     self.restored = None
+    self.classifier = None  # a warm start of p(y|x) (checkpoints.classifier_parameters)
 
   @property
   def label(self):
@@ -434,6 +435,8 @@ class _Run:
                config.restore_from)
       return self.restored
     log.info('starting a new run in %s (no checkpoint there)', workdir)
+    if self.classifier is not None:
+      return checkpoints.with_classifier(fresh, self.classifier)
     return fresh
 
   def write_config(self):
@@ -458,6 +461,12 @@ def _open_runs(stack, configs, abstract_state):
       if config.restore_from not in restored:
         restored[config.restore_from] = checkpoints.restore_parameters(
             config.restore_from, abstract_state, config)
+  classifiers = {}
+  for config in configs:
+    source = config.get('classifier_from')
+    if source and source not in classifiers and not _has_checkpoints(
+        pathlib.Path(config.workdir) / 'checkpoints'):
+      classifiers[source] = checkpoints.classifier_parameters(source, abstract_state, config)
   runs = []
   for config in configs:
     workdir = pathlib.Path(config.workdir)
@@ -469,6 +478,8 @@ def _open_runs(stack, configs, abstract_state):
                                                       config.checkpoint_every))
     run = _Run(config, manager, abstract_state)
     run.restored = restored.get(config.restore_from) if not run.start_epoch else None
+    if not run.start_epoch:
+      run.classifier = classifiers.get(config.get('classifier_from'))
     runs.append(run)
   common = min(run.start_epoch for run in runs)
   for run in runs:

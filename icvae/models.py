@@ -499,65 +499,6 @@ class DenseTrunk(nnx.Module):
     return h
 
 
-class JointCodeAutoencoder(nnx.Module):
-  """p(y|x) (K logits) and q(z|x) = N(mean, diag exp(logvar)) (D dims) from one trunk; a
-  decoder p(x|y, z) on concat(y, z) (IMAE Table 1; JointVAE's layout).
-
-  The decoder takes y as a vector: a one-hot, the probabilities, or a Gumbel-softmax
-  sample, as the objective chooses.
-  """
-
-  def __init__(self, trunk, num_categories, latent_dim, decoder_sizes=(500, 500),
-               out_shape=(784,), *, initialization='lecun', rngs):
-    self.trunk = trunk
-    self.num_categories = num_categories
-    self.latent_dim = latent_dim
-    self.out_shape = tuple(out_shape)
-    self.heads = nnx.Linear(trunk.features, 2 * latent_dim + num_categories,
-                            kernel_init=kernel_initializer(initialization, output=True),
-                            rngs=rngs)
-    sizes = (num_categories + latent_dim,) + tuple(decoder_sizes)
-    self.decoder = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
-    self.out = nnx.Linear(sizes[-1], math.prod(self.out_shape), rngs=rngs)
-
-  def encode(self, x, key=None, update_statistics=True):
-    """(B, *event) -> `losses.JointPosterior` with (B, K) logits and (B, D) mean, logvar.
-
-    A key means training mode (batch statistics); see `BatchNormTrunk` for
-    update_statistics.
-    """
-    heads = self.heads(self.trunk(x, key, update_statistics))
-    d = self.latent_dim
-    return losses.JointPosterior(heads[:, 2 * d:], heads[:, :d], heads[:, d:2 * d])
-
-  def classify(self, x, key=None, update_statistics=True):
-    """(B, *event) -> (B, K) logits of p(y|x)."""
-    return self.encode(x, key, update_statistics).logits
-
-  def decode(self, y, z, key=None):
-    """(..., K) and (..., D) -> (..., *event) logits of the Bernoulli p(x|y, z)."""
-    del key  # no dropout in Table 1
-    h = jnp.concatenate([y, z], axis=-1)
-    for dense in self.decoder:
-      h = jax.nn.relu(dense(h))
-    return self.out(h).reshape(*h.shape[:-1], *self.out_shape)
-
-
-def mlp_joint_code(*, num_categories=10, latent_dim=10, input_shape=(784,),
-                   hidden_sizes=(500, 500), input_scaling='unit', initialization='lecun',
-                   seed=0):
-  """The IMAE paper's Table 1 networks for MNIST and Fashion-MNIST (K = 10, D = 10).
-
-  `input_scaling` and `initialization` apply to the encoder (`BatchNormTrunk`; the heads
-  are its output layer); the decoder keeps Flax's initialisation and reads (y, z).
-  """
-  rngs = nnx.Rngs(seed)
-  trunk = BatchNormTrunk(math.prod(input_shape), hidden_sizes, input_scaling=input_scaling,
-                         initialization=initialization, rngs=rngs)
-  return JointCodeAutoencoder(trunk, num_categories, latent_dim, hidden_sizes, input_shape,
-                              initialization=initialization, rngs=rngs)
-
-
 class Classifier(nnx.Module):
   """p(y|x) alone: a trunk and a Linear layer to K logits (IMSAT's d-1200-1200-K network,
   no decoder)."""
@@ -577,6 +518,85 @@ class Classifier(nnx.Module):
   def encode(self, x, key=None, update_statistics=True):
     """The model's code: the (B, K) logits of p(y|x) (there is no continuous code)."""
     return self.classify(x, key, update_statistics)
+
+
+class JointCodeAutoencoder(nnx.Module):
+  """p(y|x) (K logits) and q(z|x) = N(mean, diag exp(logvar)) (D dims) from one trunk; a
+  decoder p(x|y, z) on concat(y, z) (IMAE Table 1; JointVAE's layout).
+
+  With a `classifier` (a `Classifier`), p(y|x) comes from it instead, and the trunk and
+  its heads give q(z|x) alone: the two codes share no weights (then VAT, which perturbs
+  p(y|x) only, passes through the classifier alone).
+
+  The decoder takes y as a vector: a one-hot, the probabilities, or a Gumbel-softmax
+  sample, as the objective chooses.
+  """
+
+  def __init__(self, trunk, num_categories, latent_dim, decoder_sizes=(500, 500),
+               out_shape=(784,), *, initialization='lecun', classifier=None, rngs):
+    self.trunk = trunk
+    self.num_categories = num_categories
+    self.latent_dim = latent_dim
+    self.out_shape = tuple(out_shape)
+    self.classifier = classifier
+    self.heads = nnx.Linear(trunk.features,
+                            2 * latent_dim + (0 if classifier is not None else num_categories),
+                            kernel_init=kernel_initializer(initialization, output=True),
+                            rngs=rngs)
+    sizes = (num_categories + latent_dim,) + tuple(decoder_sizes)
+    self.decoder = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
+    self.out = nnx.Linear(sizes[-1], math.prod(self.out_shape), rngs=rngs)
+
+  def encode(self, x, key=None, update_statistics=True):
+    """(B, *event) -> `losses.JointPosterior` with (B, K) logits and (B, D) mean, logvar.
+
+    A key means training mode (batch statistics); see `BatchNormTrunk` for
+    update_statistics.
+    """
+    heads = self.heads(self.trunk(x, key, update_statistics))
+    d = self.latent_dim
+    if self.classifier is not None:
+      logits = self.classifier.classify(x, key, update_statistics)
+    else:
+      logits = heads[:, 2 * d:]
+    return losses.JointPosterior(logits, heads[:, :d], heads[:, d:2 * d])
+
+  def classify(self, x, key=None, update_statistics=True):
+    """(B, *event) -> (B, K) logits of p(y|x)."""
+    if self.classifier is not None:
+      return self.classifier.classify(x, key, update_statistics)
+    return self.encode(x, key, update_statistics).logits
+
+  def decode(self, y, z, key=None):
+    """(..., K) and (..., D) -> (..., *event) logits of the Bernoulli p(x|y, z)."""
+    del key  # no dropout in Table 1
+    h = jnp.concatenate([y, z], axis=-1)
+    for dense in self.decoder:
+      h = jax.nn.relu(dense(h))
+    return self.out(h).reshape(*h.shape[:-1], *self.out_shape)
+
+
+def mlp_joint_code(*, num_categories=10, latent_dim=10, input_shape=(784,),
+                   hidden_sizes=(500, 500), input_scaling='unit', initialization='lecun',
+                   classifier_sizes=None, seed=0):
+  """The IMAE paper's Table 1 networks for MNIST and Fashion-MNIST (K = 10, D = 10).
+
+  `input_scaling` and `initialization` apply to the encoder (`BatchNormTrunk`; the heads
+  are its output layer); the decoder keeps Flax's initialisation and reads (y, z).
+  `classifier_sizes` (widths) gives p(y|x) its own network (`mlp_classifier`'s, e.g.
+  IMSAT's (1200, 1200)); None: y and z share the trunk (Table 1).
+  """
+  rngs = nnx.Rngs(seed)
+  trunk = BatchNormTrunk(math.prod(input_shape), hidden_sizes, input_scaling=input_scaling,
+                         initialization=initialization, rngs=rngs)
+  classifier = None
+  if classifier_sizes:
+    classifier = Classifier(
+        BatchNormTrunk(math.prod(input_shape), classifier_sizes, input_scaling=input_scaling,
+                       initialization=initialization, rngs=rngs),
+        num_categories, initialization=initialization, rngs=rngs)
+  return JointCodeAutoencoder(trunk, num_categories, latent_dim, hidden_sizes, input_shape,
+                              initialization=initialization, classifier=classifier, rngs=rngs)
 
 
 def mlp_classifier(*, num_categories=10, input_shape=(784,), hidden_sizes=(1200, 1200),

@@ -19,6 +19,9 @@ Choices (the paper leaves them open):
   temperature tau(t) = tau_0 * (tau_final / tau_0)^min(t / T, 1): constant tau_0 when
   `temperature_final` is 0 (the default, 0.67 as JointVAE), else a geometric anneal over T
   = `temperature_anneal_steps` optimiser steps.
+- The reconstruction term can enter late (`reconstruction_weight_at`: after a delay, over a
+  linear warm-up), so that the categorical code forms under the information and VAT terms
+  first; by default it is there from the first step, as in the paper.
 - Evaluation decodes the deterministic code: y = one-hot(argmax p(y|x)), z = the mean.
 - Batch norm (Table 1) uses the batch's statistics in training. VAT's extra passes through
   the encoder also use their own batch's statistics, but leave the running averages as the
@@ -56,8 +59,25 @@ TEMPERATURE_FINAL = Setting('temperature_final', 0.0, 'If > 0, anneal the temper
 TEMPERATURE_ANNEAL_STEPS = Setting('temperature_anneal_steps', 0, 'Optimiser steps of the '
                                    'temperature anneal.', check=settings_lib.at_least(0),
                                    inert=0)
+RECONSTRUCTION_DELAY_STEPS = Setting('reconstruction_delay_steps', 0, 'Optimiser steps '
+                                     'before the reconstruction term enters the loss (weight '
+                                     '0 until then).', check=settings_lib.at_least(0),
+                                     inert=0)
+RECONSTRUCTION_WARMUP_STEPS = Setting('reconstruction_warmup_steps', 0, 'Optimiser steps over '
+                                      'which the reconstruction weight then rises linearly '
+                                      'from 0 to 1; 0: at once.',
+                                      check=settings_lib.at_least(0), inert=0)
+CLASSIFIER_FEATURES = Setting('classifier_features', 0, 'If > 0, p(y|x) has a network of its '
+                              'own (two batch-normalised layers this wide, IMSAT\'s: 1200) '
+                              'sharing nothing with q(z|x); 0: one trunk for both (Table 1).',
+                              check=settings_lib.at_least(0), architecture=True, inert=0)
+CLASSIFIER_FROM = Setting('classifier_from', '', 'Start p(y|x) (with --classifier_features) '
+                          'from the latest checkpoint of this workdir of an --model=imsat run '
+                          'of the same width (a warm start; a resumed run ignores it).',
+                          resumable=True, inert='')
 SETTINGS = (shared.NUM_CATEGORIES, CONTINUOUS_DIM, BETA, TEMPERATURE, TEMPERATURE_FINAL,
-            TEMPERATURE_ANNEAL_STEPS) + shared.VAT_SETTINGS + shared.ENCODER_SETTINGS
+            TEMPERATURE_ANNEAL_STEPS, RECONSTRUCTION_DELAY_STEPS, RECONSTRUCTION_WARMUP_STEPS,
+            CLASSIFIER_FEATURES, CLASSIFIER_FROM) + shared.VAT_SETTINGS + shared.ENCODER_SETTINGS
 REPORT_SECTIONS = ('clustering', 'codes', 'disentanglement')
 
 
@@ -67,6 +87,18 @@ def temperature_at(step, initial, final=0.0, anneal_steps=0):
     return jnp.asarray(initial, jnp.float32)
   fraction = jnp.minimum(jnp.asarray(step, jnp.float32) / anneal_steps, 1.0)
   return initial * (final / initial) ** fraction
+
+
+def reconstruction_weight_at(step, delay=0, warmup=0):
+  """w(t) = clip((t - delay) / warmup, 0, 1): 0 before `delay` steps, then a linear rise
+  over `warmup` steps (a step to 1 at `delay` when warmup is 0); 1 throughout when both
+  are 0."""
+  if not delay and not warmup:
+    return jnp.asarray(1.0, jnp.float32)
+  elapsed = jnp.asarray(step, jnp.float32) - delay
+  if not warmup:
+    return (elapsed >= 0).astype(jnp.float32)
+  return jnp.clip(elapsed / warmup, 0.0, 1.0)
 
 
 def code_statistics(posterior, z):
@@ -115,6 +147,8 @@ class JointCodeObjective(objectives.Objective):
   Attributes:
     beta: the regulariser's weight.
     temperature, temperature_final, temperature_anneal_steps: the Gumbel-softmax schedule.
+    reconstruction_delay_steps, reconstruction_warmup_steps: the reconstruction term's
+      weight `reconstruction_weight_at(step)` (1 throughout by default; evaluation uses 1).
     vat_weight, vat_epsilon, vat_xi, vat_power_iterations: VAT on p(y|x)
       (`objectives.shared`).
     vat_epsilon_neighbour: k > 0 makes the VAT radius per example, vat_epsilon times the
@@ -126,6 +160,8 @@ class JointCodeObjective(objectives.Objective):
   temperature: float = 0.67
   temperature_final: float = 0.0
   temperature_anneal_steps: int = 0
+  reconstruction_delay_steps: int = 0
+  reconstruction_warmup_steps: int = 0
   vat_weight: float = 0.0
   vat_epsilon: float = 1.0
   vat_xi: float = 10.0
@@ -165,8 +201,12 @@ class JointCodeObjective(objectives.Objective):
                                                         batch.ndim - 1))
     stats = code_statistics(posterior, z)
     penalty, extra = self.penalty(stats, step)
-    loss = penalty - reconstruction
+    weight = reconstruction_weight_at(step, self.reconstruction_delay_steps,
+                                      self.reconstruction_warmup_steps)
+    loss = penalty - weight * reconstruction
     terms = dict(stats, **extra, reconstruction=reconstruction, temperature=temperature)
+    if self.reconstruction_delay_steps or self.reconstruction_warmup_steps:
+      terms['reconstruction_weight'] = weight
     if shared.vat_on(self):
       weighted, smoothness = shared.vat_term(
           self, vat_key, batch,
@@ -203,7 +243,8 @@ def build_networks(config):
   """The paper's networks for the dataset, widths from --hidden_features.
 
   MNIST, Fashion-MNIST (Table 1): 784 -> 500 BN ReLU -> 500 BN ReLU -> (mu, log sigma^2 of
-  z; logits of y); (y, z) -> 500 -> 500 -> 784. dSprites (Table 2,
+  z; logits of y); (y, z) -> 500 -> 500 -> 784; with --classifier_features=F the logits of y
+  come from a network of their own, 784 -> F BN ReLU -> F BN ReLU -> K. dSprites (Table 2,
   `models.mlp_joint_code_dsprites`): 4096 -> 1200 x 3 -> heads; (y, z) -> 1200 x 3 -> 4096,
   no batch norm.
   """
@@ -214,10 +255,13 @@ def build_networks(config):
                                           latent_dim=config.continuous_dim,
                                           input_shape=input_shape, width=width,
                                           seed=config.seed)
+  classifier = config.classifier_features
   return models.mlp_joint_code(num_categories=config.num_categories,
                                latent_dim=config.continuous_dim, input_shape=input_shape,
                                hidden_sizes=(width, width), input_scaling=config.input_scaling,
-                               initialization=config.initialization, seed=config.seed)
+                               initialization=config.initialization,
+                               classifier_sizes=(classifier, classifier) if classifier else None,
+                               seed=config.seed)
 
 
 def objective_options(config):
@@ -225,6 +269,8 @@ def objective_options(config):
   return dict(beta=config.beta, temperature=config.temperature,
               temperature_final=config.temperature_final,
               temperature_anneal_steps=config.temperature_anneal_steps,
+              reconstruction_delay_steps=config.reconstruction_delay_steps,
+              reconstruction_warmup_steps=config.reconstruction_warmup_steps,
               likelihood=config.likelihood, **shared.vat_options(config))
 
 
@@ -242,8 +288,16 @@ def validate(values):
   if values['num_categories'] < 2:
     raise settings_lib.SettingError(f'--num_categories={values["num_categories"]}: need at '
                                     'least 2 categories.')
+  if values['classifier_from'] and values['restore_from']:
+    raise settings_lib.SettingError(
+        f'--classifier_from={values["classifier_from"]}: --restore_from starts every weight '
+        'from another run already; use one of the two.')
+  if values['classifier_from'] and not values['classifier_features']:
+    raise settings_lib.SettingError(
+        f'--classifier_from={values["classifier_from"]}: a warm start of p(y|x) needs its own '
+        'network: set --classifier_features to the width of that run (IMSAT: 1200).')
   if values['dataset'] == 'dsprites':
-    for setting in shared.ENCODER_SETTINGS:
+    for setting in shared.ENCODER_SETTINGS + (CLASSIFIER_FEATURES,):
       if values[setting.name] != setting.default:
         raise settings_lib.SettingError(
             f'--{setting.name}={values[setting.name]}: the Table 2 networks of dSprites take '
