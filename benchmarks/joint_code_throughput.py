@@ -1,15 +1,19 @@
-"""Training throughput of IMAE and its peers beside InfoCatVAE, and VAT's cost (examples/s).
+"""Training throughput of IMAE, its peers and IMSAT beside InfoCatVAE, and VAT's cost
+(examples/s).
 
   python -m benchmarks.joint_code_throughput --data_dir=../shared/data/mnist [--rounds=3]
 
 Real MNIST, batch 128, one jitted call per epoch (`train.make_train_epoch`), the models as
 their flagfiles build them (`RunConfig`): InfoCatVAE at appendix B's settings (Table 2 MLP,
 expected estimator), with and without VAT; IMAE at the paper's recipe (Table 1, width 500),
-with and without VAT; β-VAE, InfoVAE and JointVAE with VAT. Each configuration's epoch is
+with and without VAT; β-VAE, InfoVAE and JointVAE with VAT; IMSAT (`mnist_imsat.flags`: its
+1200-wide classifier, no decoder) and IMAE at `mnist_imae.flags`, alone and with an
+IMSAT-sized classifier of its own (--classifier_features=1200). Each configuration's epoch is
 compiled first, then the configurations are timed in turn for `rounds` rounds and the best
 epoch of each is kept (this CPU's speed drifts; interleaving keeps the comparison fair).
 """
 
+import pathlib
 import time
 
 from absl import app
@@ -35,7 +39,22 @@ CONFIGURATIONS = {
     'beta_vae + VAT': dict(_PEER, model='beta_vae'),
     'info_vae + VAT': dict(_PEER, model='info_vae'),
     'joint_vae + VAT': dict(_PEER, model='joint_vae', beta=30.0),
+    'imsat (mnist_imsat.flags)': 'mnist_imsat.flags',
+    'imae (mnist_imae.flags)': 'mnist_imae.flags',
+    'imae (mnist_imae.flags) + its own 1200 classifier': ('mnist_imae.flags',
+                                                         dict(classifier_features=1200)),
 }
+FLAGS_DIR = pathlib.Path(__file__).resolve().parents[1] / 'experiments' / 'flags'
+
+
+def _config(values, batch_size):
+  """The RunConfig of a CONFIGURATIONS entry: settings, a flagfile, or (flagfile, changes);
+  every one at `batch_size` and on the whole training split."""
+  if isinstance(values, dict):
+    return icvae.RunConfig(batch_size=batch_size, **values)
+  flagfile, changes = (values, {}) if isinstance(values, str) else values
+  return icvae.RunConfig.from_flagfile(FLAGS_DIR / flagfile, 'mnist', batch_size=batch_size,
+                                       protocol='heldout', **changes)
 
 
 def main(_):
@@ -45,7 +64,7 @@ def main(_):
   examples = (len(dataset.train_images) // batch_size) * batch_size
   runs = {}
   for name, values in CONFIGURATIONS.items():
-    config = icvae.RunConfig(batch_size=batch_size, **values)
+    config = _config(values, batch_size)
     objective = config.build_objective()
     optimizer = train.make_optimizer(objective, config.learning_rate)
     graphdef, state = train.create_train_state(config.build_networks(), optimizer)

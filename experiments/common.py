@@ -134,6 +134,8 @@ def config_from_flags(dataset):
     raise app.UsageError(f'--data_dir={config.data_dir}: no such folder.')
   if config.restore_from and not pathlib.Path(config.restore_from).is_dir():
     raise app.UsageError(f'--restore_from={config.restore_from}: no such checkpoints folder.')
+  if config.get('classifier_from') and not pathlib.Path(config.classifier_from).is_dir():
+    raise app.UsageError(f'--classifier_from={config.classifier_from}: no such workdir.')
   return config
 
 

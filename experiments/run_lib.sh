@@ -1,10 +1,11 @@
 # Shared by experiments/run_results.sh and experiments/run_baselines.sh (source it).
-# Needs EPOCHS, PYTHON and ROOT set by the caller.
+# Needs EPOCHS, PYTHON and ROOT set by the caller; SUFFIX (optional) goes after the
+# flagfile's name in the workdir's.
 
 run() {  # run <binary> <flagfile> <seed> [more flags...]: train + evaluate unless done
   local binary=$1 flagfile=$2 seed=$3
   shift 3
-  local workdir="$ROOT/${flagfile}_seed${seed}"
+  local workdir="$ROOT/${flagfile}${SUFFIX:-}_seed${seed}"
   if [[ -f "$workdir/eval/report.json" ]] && "$PYTHON" -c "import json,sys; \
       sys.exit(json.load(open('$workdir/eval/report.json'))['epoch'] != $EPOCHS)"; then
     echo "done already: $workdir"

@@ -32,10 +32,16 @@ def test_table_and_figure_average_over_seeds(tmp_path):
   assert found['imae'][1.0] == [] and len(found['imae'][10.0]) == 2
   text = beta_sweep.table(found, [1.0, 10.0])
   rows = [line for line in text.splitlines() if line.startswith('| IMAE')]
-  assert rows == [f'| IMAE | 10 | 2 | 0.700 ± {np.std([0.6, 0.8], ddof=1):.3f} | 2.000 ± 0.000 '
-                  '| -110.000 ± 0.000 |']
+  # 80% interval of two values by linear interpolation: 0.6 + 0.1 * 0.2, 0.6 + 0.9 * 0.2.
+  assert rows == [f'| IMAE | 10 | 2 | 0.700 ± {np.std([0.6, 0.8], ddof=1):.3f} [0.620, 0.780] '
+                  '| 2.000 ± 0.000 [2.000, 2.000] | -110.000 ± 0.000 [-110.000, -110.000] |']
   assert '| β-VAE | 10 | 1 | 0.300 | 2.000 | -110.000 |' in text
-  beta_sweep.plot(found, [1.0, 10.0], tmp_path / 'figure3.png', 'test')
+  _write_run(tmp_path / 'imsat', 'imsat', 0.0, 0, 0.98)
+  reference = beta_sweep.reference_records(str(tmp_path / 'imsat' / 'imsat_*'))
+  assert [r['test/clustering_accuracy'] for r in reference] == [0.98]
+  assert '| IMSAT (reference) | | 1 | 0.980 | 2.000 | -100.000 |' in beta_sweep.table(
+      found, [1.0, 10.0], reference)
+  beta_sweep.plot(found, [1.0, 10.0], tmp_path / 'figure3.png', 'test', reference)
   assert (tmp_path / 'figure3.png').stat().st_size > 1000
 
 
