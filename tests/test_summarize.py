@@ -37,3 +37,21 @@ def test_seeds_are_grouped_with_mean_and_sample_std(tmp_path):
   assert catvae[header.index('smallest test cluster')] == '0.200 ± 0.000'
   assert catvae[header.index('test IWAE')] == '-135.0 ± 7.1'
   assert aae[header.index('test IWAE')] == '–'  # no bound for the AAE
+
+
+def test_restarts_keep_the_run_whose_training_objective_ended_lowest(tmp_path):
+  # seeds 0-1 and 2-3 are two sets of restarts; seed 4 is an incomplete set (dropped).
+  runs = [(0.86, -0.86), (0.98, -0.87), (0.97, -0.869), (0.85, -0.861), (0.99, -0.9)]
+  for seed, (accuracy, loss) in enumerate(runs):
+    workdir = tmp_path / f'mnist_imsat_seed{seed}'
+    (workdir / 'eval').mkdir(parents=True)
+    report = dict(_report(accuracy, [0.1] * 10), workdir=str(workdir), config={'seed': seed})
+    (workdir / 'eval' / 'report.json').write_text(json.dumps(report))
+    (workdir / 'metrics.jsonl').write_text(
+        json.dumps({'epoch': 99, 'train/loss': 0.0}) + '\n'
+        + json.dumps({'epoch': 100, 'train/loss': loss}) + '\n')
+  chosen = summarize_results.best_of_restarts(summarize_results.collect(tmp_path), 2)
+  assert list(chosen) == ['mnist_imsat best of 2']
+  assert [r['clustering']['test']['accuracy'] for r in chosen['mnist_imsat best of 2']] == [
+      0.98, 0.97]
+  assert summarize_results.best_of_restarts(summarize_results.collect(tmp_path), 6) == {}
