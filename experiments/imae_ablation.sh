@@ -15,7 +15,7 @@ ROOT=${RUNS:-runs/imae_ablation}
 data=()
 [[ -n "${DATA_DIR:-}" ]] && data=(--data_dir="$DATA_DIR")
 paper=experiments/flags/mnist_imae_paper.flags
-best=experiments/flags/mnist_imae.flags
+best=experiments/flags/mnist_imae_shared_trunk.flags
 
 run() {  # run <name> <flags...>
   local name=$1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # IMAE past the 4/9 confusion (RESULTS.md, issue 20): the levers the first search did not
-# try, each on mnist_imae.flags (the best recipe of issue 12), SEEDS seeds (default 0 1),
+# try, each on mnist_imae_shared_trunk.flags (the best recipe of issue 12), SEEDS seeds (default 0 1),
 # EPOCHS epochs (default 40), MNIST's training split, the 10,000 test images scored every
 # epoch. Safe to re-run: finished runs are skipped, stopped ones resume. ROWS picks rows.
 #
@@ -17,7 +17,7 @@ PYTHON=${PYTHON:-python}
 ROOT=${RUNS:-runs/imae_levers}
 data=()
 [[ -n "${DATA_DIR:-}" ]] && data=(--data_dir="$DATA_DIR")
-best=experiments/flags/mnist_imae.flags
+best=experiments/flags/mnist_imae_shared_trunk.flags
 steps=$((60000 / 128))  # optimiser steps per epoch at batch 128
 # p(y|x) as IMSAT's: a 1200-wide network of its own, IMSAT's input scaling and initialisation.
 own=(--classifier_features=1200 --input_scaling=imsat --initialization=imsat)

@@ -241,7 +241,7 @@ def classifier_parameters(workdir, abstract_state, config):
   if source.config.model != 'imsat':
     raise CheckpointError(f'{where}: a run of --model={source.config.model}; the warm start '
                           'takes the classifier of an --model=imsat run.')
-  for name in ('dataset', 'input_scaling'):
+  for name in ('dataset', 'protocol', 'input_scaling'):
     if source.config.get(name) != config.get(name):
       raise CheckpointError(f'{where}: trained with --{name}={source.config.get(name)}, this '
                             f'run has --{name}={config.get(name)}: use the same.')

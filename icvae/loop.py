@@ -228,7 +228,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
 
   Args:
     config: `icvae.config.RunConfig`.
-    dataset: optional in-memory `data.Dataset` (default: loaded from config.dataset).
+    dataset: optional in-memory `data.Dataset` with the splits as loaded (default: loaded
+      from config.dataset); --protocol and --train_examples are applied to it.
     devices: devices to shard the batch over (default: every device of every process).
 
   Raises:
@@ -363,8 +364,8 @@ def train_sweep(configs, dataset=None, devices=None):
 
 
 def _checked_dataset(config, dataset):
-  """The dataset (loaded unless given; --train_examples of its training examples), refused
-  when a batch does not fit it."""
+  """The dataset (loaded unless given) split as --protocol says, with --train_examples of
+  its training examples; refused when a batch does not fit it."""
   check_workdir_config(config.workdir, config)
   if dataset is None:
     dataset = data_lib.load(config.dataset, config.data_dir or None)

@@ -128,7 +128,8 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
 
   Writes workdir/eval/report.json and the PNG figures next to it, and returns the report.
   See the module docstring for the sections; `icvae.evaluation` and `icvae.metrics` for how
-  each number is estimated.
+  each number is estimated. `dataset` (default: loaded) has the splits as loaded; the run's
+  --protocol is applied to it (with 'all', every number is on both splits together).
 
   Raises:
     checkpoints.CheckpointError: not a training workdir, or no usable checkpoint.
