@@ -145,17 +145,7 @@ def build_objective(config):
 
 def validate(values):
   """IMSAT's cross-setting checks."""
-  if values['dropout_rate'] not in (0.0, 0.25):  # 0.25: the general flag's default
-    raise settings_lib.SettingError(
-        f'--dropout_rate={values["dropout_rate"]}: IMSAT\'s network has batch norm and no '
-        'dropout; drop the flag.')
-  if values['compute_dtype'] != 'float32':
-    raise settings_lib.SettingError(
-        f'--compute_dtype={values["compute_dtype"]}: --model=imsat computes in float32 only; '
-        'drop the flag.')
-  if values['num_categories'] < 2:
-    raise settings_lib.SettingError(f'--num_categories={values["num_categories"]}: need at '
-                                    'least 2 categories.')
+  shared.validate_batch_norm_classifier(values, "IMSAT's network")
   return shared.validate_vat(values)
 
 

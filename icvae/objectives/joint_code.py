@@ -276,18 +276,8 @@ def objective_options(config):
 
 def validate(values):
   """Checks across settings shared by the joint-code families."""
-  if values['dropout_rate'] not in (0.0, 0.25):  # 0.25: the general flag's default
-    raise settings_lib.SettingError(
-        f'--dropout_rate={values["dropout_rate"]}: the Table 1 networks of --model='
-        f'{values["model"]} have batch norm and no dropout; drop the flag.')
+  shared.validate_batch_norm_classifier(values, 'the Table 1 networks')
   shared.validate_vat(values)
-  if values['compute_dtype'] != 'float32':
-    raise settings_lib.SettingError(
-        f'--compute_dtype={values["compute_dtype"]}: --model={values["model"]} computes in '
-        'float32 only; drop the flag.')
-  if values['num_categories'] < 2:
-    raise settings_lib.SettingError(f'--num_categories={values["num_categories"]}: need at '
-                                    'least 2 categories.')
   if values['classifier_from'] and values['restore_from']:
     raise settings_lib.SettingError(
         f'--classifier_from={values["classifier_from"]}: --restore_from starts every weight '

@@ -93,6 +93,23 @@ def vat_term(objective, key, x, logits_fn, clean_logits=None, epsilon=None):
   return objective.vat_weight * smoothness, smoothness
 
 
+def validate_batch_norm_classifier(values, networks):
+  """Checks of a family whose `networks` (words for the message, e.g. "the Table 1 networks")
+  have batch norm, no dropout, float32 arithmetic and a categorical code of K >= 2."""
+  if values['dropout_rate'] not in (0.0, 0.25):  # 0.25: the general flag's default
+    raise settings_lib.SettingError(
+        f'--dropout_rate={values["dropout_rate"]}: {networks} of --model={values["model"]} '
+        'have batch norm and no dropout; drop the flag.')
+  if values['compute_dtype'] != 'float32':
+    raise settings_lib.SettingError(
+        f'--compute_dtype={values["compute_dtype"]}: --model={values["model"]} computes in '
+        'float32 only; drop the flag.')
+  if values['num_categories'] < 2:
+    raise settings_lib.SettingError(f'--num_categories={values["num_categories"]}: need at '
+                                    'least 2 categories.')
+  return values
+
+
 def validate_vat(values):
   """Cross-setting check of the VAT settings (a family's `validate` calls it)."""
   if values.get('vat_epsilon_neighbour') and not values.get('vat_weight'):
