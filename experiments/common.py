@@ -117,7 +117,10 @@ def config_from_flags(dataset):
     if name in own or FLAGS[name].present:
       value = FLAGS[name].value
       values[name] = '' if value is None and name in _PATH_FLAGS else value
-  values['workdir'] = values['workdir'] or os.path.join('runs', f'{dataset}_{FLAGS.model}')
+  name = pathlib.Path(values['data']).stem if values.get('data') else dataset
+  values['workdir'] = values['workdir'] or os.path.join('runs', f'{name}_{FLAGS.model}')
+  if values.get('data') and not pathlib.Path(values['data']).exists():
+    raise app.UsageError(f'--data={values["data"]}: no such file or folder.')
   if ('latent_dim' in FLAGS and FLAGS.latent_dim and FLAGS['delta'].present
       and FLAGS.delta * FLAGS.num_categories != FLAGS.latent_dim):
     raise app.UsageError(f'--latent_dim={FLAGS.latent_dim} disagrees with --delta='
@@ -284,10 +287,14 @@ def main_for(dataset, network=None):
 def summary_line(report):
   """The headline numbers of an evaluation report, on one line."""
   parts = []
-  if 'clustering' in report:
+  if 'clustering' in report and 'accuracy' in report['clustering']['test']:
     test = report['clustering']['test']
     parts.append(f"test accuracy {test['accuracy']:.4f} NMI {test['nmi']:.4f} "
                  f"ARI {test['ari']:.4f}")
+  elif 'clustering' in report:
+    usage = report['clustering']['test']['cluster_usage']
+    parts.append(f"test clusters used {sum(u > 0 for u in usage)} of {len(usage)} "
+                 '(no labels: no accuracy)')
   terms = report['test']
   if 'elbo' in terms:
     bound = (f" IWAE(S={terms['iwae_samples']}) {terms['iwae_bound']:.2f}"

@@ -20,6 +20,7 @@ from icvae import vat
 from icvae import evaluation
 from icvae import settings
 from icvae import data
+from icvae import files
 from icvae import dsprites
 from icvae import models
 from icvae import objectives

@@ -6,10 +6,11 @@ arrays fit the model the configuration builds and that the checkpoint was made w
 same settings, and says what to do when not.
 """
 
+import functools
 import json
 import logging
 import pathlib
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +18,9 @@ import numpy as np
 from flax import nnx
 
 from icvae import config as config_lib
+from icvae import data as data_lib
+from icvae import files
+from icvae import losses
 from icvae import train
 
 
@@ -296,6 +300,29 @@ def new_state(config, steps_per_epoch=None):
   return graphdef, state, optimizer
 
 
+# A feature table's standardisation (mean and std per feature of the training split), saved
+# in the workdir when the run starts and applied again to new data (`LoadedModel.prepare`).
+STATISTICS_FILE = 'standardization.json'
+
+
+def read_statistics(workdir):
+  """The standardisation statistics a run saved in its workdir ({'mean', 'std'}), or None.
+
+  Raises:
+    CheckpointError: the file is there but unreadable.
+  """
+  path = pathlib.Path(workdir) / STATISTICS_FILE if workdir else None
+  if path is None or not path.is_file():
+    return None
+  try:
+    statistics = json.loads(path.read_text())
+    return {'mean': list(statistics['mean']), 'std': list(statistics['std'])}
+  except (ValueError, KeyError, TypeError) as e:
+    raise CheckpointError(f'{path}: unreadable standardisation statistics ({e}); they are '
+                          "the training split's mean and std per feature: delete the file to "
+                          'recompute them from the same data.') from e
+
+
 class LoadedModel(NamedTuple):
   """A trained model, ready to use.
 
@@ -307,6 +334,11 @@ class LoadedModel(NamedTuple):
     objective: the run's objective (`config.build_objective()`).
     graphdef: the model's static structure, for `train.make_*` functions.
     state: the restored `train.TrainState`.
+    statistics: the standardisation of a feature table ({'mean', 'std'}), or None.
+
+  `codes`, `encode`, `predict` and `predict_proba` take new examples as the data files hold
+  them, (N, *config.image_shape) (uint8 pixels or floats; a grey image may have a trailing
+  channel axis of 1), and compute in jitted batches, standardised like the training data.
   """
   model: Any
   config: Any
@@ -314,6 +346,85 @@ class LoadedModel(NamedTuple):
   objective: Any
   graphdef: Any
   state: Any
+  statistics: Optional[dict] = None
+
+  def prepare(self, x):
+    """Examples (N, *data shape) as the networks read them: float, standardised, viewed.
+
+    Raises:
+      ValueError: examples of another shape than the run's, naming both.
+    """
+    x = np.asarray(x)
+    shape = tuple(self.config.image_shape)
+    if x.ndim == len(shape) + 2 and x.shape[-1] == 1 and x.shape[1:-1] == shape:
+      x = x[..., 0]
+    if x.shape[1:] != shape:
+      raise ValueError(f'examples of shape {x.shape[1:]}, but the model was trained on '
+                       f'{shape} ({self.config.dataset}): give (N, {", ".join(map(str, shape))})'
+                       ' arrays.')
+    if x.dtype.kind not in 'biuf':
+      raise ValueError(f'examples of type {x.dtype}; expected numbers.')
+    x = data_lib.as_float(x if x.dtype == np.uint8 else x.astype(np.float32))
+    if self.statistics is not None:
+      x = files.standardize(x, self.statistics)
+    return self.config.view(x)
+
+  def codes(self, x, batch_size=1000):
+    """Per example: 'cluster' (N,) int, 'probabilities' (N, K) p(y|x), and where the model
+    has a continuous code 'z_mean', 'z_logvar' (N, d) (CatVAE / InfoCatVAE: q(z|x, c) of the
+    most probable category c); numpy arrays."""
+    x = self.prepare(x)
+    parts = [_codes(self.graphdef, self.objective, self.state.params, self.state.constants,
+                    jnp.asarray(x[i:i + batch_size]))
+             for i in range(0, len(x), batch_size)]
+    result = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
+    if 'probabilities' in result:
+      result['cluster'] = result['probabilities'].argmax(-1).astype(np.int32)
+    return result
+
+  def encode(self, x, batch_size=1000):
+    """(N, d) means of q(z|x): the continuous code (`codes`).
+
+    Raises:
+      ValueError: the model has no continuous code (IMSAT: use `predict_proba`).
+    """
+    codes = self.codes(x, batch_size)
+    if 'z_mean' not in codes:
+      raise ValueError(f'--model={self.config.model} has no continuous code; use '
+                       'predict_proba for p(y|x).')
+    return codes['z_mean']
+
+  def predict(self, x, batch_size=1000):
+    """(N,) clusters argmax_y p(y|x)."""
+    return self._categorical(x, batch_size)['cluster']
+
+  def predict_proba(self, x, batch_size=1000):
+    """(N, K) p(y|x)."""
+    return self._categorical(x, batch_size)['probabilities']
+
+  def _categorical(self, x, batch_size):
+    codes = self.codes(x, batch_size)
+    if 'probabilities' not in codes:
+      raise ValueError(f'--model={self.config.model} has no categorical code; use encode.')
+    return codes
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _codes(graphdef, objective, params, constants, x):
+  """{'probabilities', 'z_mean', 'z_logvar'} of a batch (those the model has)."""
+  model = nnx.merge(graphdef, params, constants)
+  result = {}
+  logits = objective.cluster_logits(model, x)
+  if logits is not None:
+    result['probabilities'] = jax.nn.softmax(logits, axis=-1)
+  posterior = model.encode(x) if hasattr(model, 'encode') else None
+  if isinstance(posterior, losses.JointPosterior):
+    result.update(z_mean=posterior.mean, z_logvar=posterior.logvar)
+  elif isinstance(posterior, losses.CategoricalPosterior):
+    best = jnp.argmax(posterior.logits, axis=-1)
+    take = lambda a: jnp.take_along_axis(a, best[:, None, None], axis=1)[:, 0]
+    result.update(z_mean=take(posterior.mean), z_logvar=take(posterior.logvar))
+  return result
 
 
 def load_model(workdir):
@@ -338,4 +449,10 @@ def load_model(workdir):
   finally:
     checkpoint_manager.close()
   model = nnx.merge(graphdef, state.params, state.constants)
-  return LoadedModel(model, config, epoch, config.build_objective(), graphdef, state)
+  statistics = read_statistics(workdir) if config.standardized else None
+  if config.standardized and statistics is None:
+    raise CheckpointError(f'--workdir={workdir}: the run standardised its features but '
+                          f'{STATISTICS_FILE} is missing; it cannot encode new data the same '
+                          'way. Retrain, or restore the file.')
+  return LoadedModel(model, config, epoch, config.build_objective(), graphdef, state,
+                     statistics)

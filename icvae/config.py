@@ -22,8 +22,60 @@ def _decay_factor(value):
   return None if 0 < value <= 1 else 'must be in (0, 1].'
 
 
+LIKELIHOODS = ('auto', 'bernoulli', 'gaussian')
+# The settings only a source that reads files (--dataset=custom, `icvae.files`) takes.
+FILE_SETTINGS = ('data', 'image_size', 'label_column', 'test_fraction')
+
+
+def _registered_dataset(value):
+  names = data_lib.sources()
+  return None if value in names else f'must be one of {", ".join(names)}.'
+
+
+def _shape_or_empty(value):
+  if not value:
+    return None
+  try:
+    data_lib.parse_shape(value)
+  except ValueError as e:
+    return str(e)
+  return None
+
+
+def _image_size(value):
+  problem = _shape_or_empty(value)
+  if problem is None and value and len(data_lib.parse_shape(value)) != 2:
+    problem = 'expected H,W (two positive integers).'
+  return problem
+
+
+def _open_fraction(value):
+  return None if 0 < value < 1 else 'must be in (0, 1).'
+
+
 GENERAL_SETTINGS = (
-    Setting('dataset', 'mnist', 'The data.', choices=data_lib.DATASETS, architecture=True),
+    Setting('dataset', 'mnist', 'The data: a registered dataset (icvae.data.sources(): mnist, '
+            'fashion_mnist, dsprites), or custom for your own files (--data).',
+            check=_registered_dataset, architecture=True),
+    Setting('data', '', 'Your own data (--dataset=custom, the default when this is given): an '
+            '.npz (x_train, optional y_train, x_test, y_test), an .npy, a .csv or .parquet '
+            'table of numeric features, or a folder of images (class subfolders give labels).',
+            resumable=True),
+    Setting('image_size', '', 'A folder of images: resize every image to H,W (e.g. 32,32); '
+            'empty: all must have the same size.', check=_image_size),
+    Setting('label_column', '', 'A table: the column holding the labels (integers or names); '
+            'empty: unlabelled.'),
+    Setting('test_fraction', 0.1, 'Your own data without a test split: the share of examples '
+            'held out as one (a fixed draw, the same for every run and seed).',
+            check=_open_fraction),
+    Setting('data_shape', '', "One example's shape (rows,columns[,channels] or features), "
+            'recorded from the data (--dataset=custom); a run refuses data of another shape.',
+            check=_shape_or_empty, architecture=True),
+    Setting('likelihood', 'auto', 'p(x|z): bernoulli (pixels in [0, 1]); gaussian (N(x, '
+            'sigma^2) with sigma --observation_scale, default 1; a feature table is '
+            'standardised with statistics saved in the workdir); auto: bernoulli for images, '
+            'gaussian for feature tables, appendix C\'s squared error for --network=gru.',
+            choices=LIKELIHOODS),
     Setting('model', 'infocatvae', 'The model family (see README: the registry).',
             architecture=True),
     Setting('network', 'mlp', 'mlp: Table 2 on flat images (Bernoulli pixels); gru: Table 3 '
@@ -36,10 +88,10 @@ GENERAL_SETTINGS = (
     Setting('compute_dtype', 'float32', "Arithmetic of the four large matmuls: float32 (the "
             "paper's) or bfloat16 (mixed precision: float32 parameters and losses; several "
             "times faster on CPUs with AMX and on TPUs).", choices=('float32', 'bfloat16')),
-    Setting('observation_scale', 0.0, 'GRU only: sigma of the Gaussian p(x|z) = N(mean, '
-            'sigma^2 I); the loss is SSE / (2 sigma^2). 0: appendix C read literally (sum '
-            'over steps of the per-step MSE, sigma = sqrt(F / 2)).',
-            check=settings_lib.non_negative),
+    Setting('observation_scale', 0.0, 'A Gaussian p(x|z) = N(mean, sigma^2 I): sigma (the '
+            'loss is SSE / (2 sigma^2)). 0: 1 for --likelihood=gaussian; for --network=gru, '
+            'appendix C read literally (sum over steps of the per-step MSE, sigma = '
+            'sqrt(F / 2)).', check=settings_lib.non_negative),
     Setting('optimizer', 'adam', "adam: optax's Adam (b1 0.9, b2 0.999); momentum: SGD with "
             "heavy-ball momentum --momentum (the IMAE paper's for MNIST and Fashion-MNIST).",
             choices=OPTIMIZERS),
@@ -121,6 +173,8 @@ class RunConfig:
   """
 
   def __init__(self, **values):
+    if values.get('data') and 'dataset' not in values:
+      values = {**values, 'dataset': 'custom'}
     model = values.get('model', 'infocatvae')
     family = objectives.get(model)
     own = settings_of(model)
@@ -143,23 +197,16 @@ class RunConfig:
     if resolved['network'] not in family.networks:
       raise SettingError(f'--network={resolved["network"]}: --model={model} supports only '
                          f'{", ".join(family.networks)}.')
-    if resolved['observation_scale'] and resolved['network'] != 'gru':
-      raise SettingError(f'--observation_scale={resolved["observation_scale"]}: only for '
-                         '--network=gru (the MLP models pixels as Bernoulli, appendix B).')
-    available = data_lib.TRAIN_SIZES[resolved['dataset']]
-    if resolved['protocol'] == 'all':
-      if resolved['dataset'] == 'dsprites':
-        raise SettingError('--protocol=all: dSprites trains on every image already (its test '
-                           'images are among them); drop the flag.')
-      available += data_lib.SPLIT_SIZES['test']
-    if resolved['train_examples'] > available:
+    _check_data(resolved)
+    available = _training_examples(resolved)
+    if available is not None and resolved['train_examples'] > available:
       raise SettingError(f'--train_examples={resolved["train_examples"]}: {resolved["dataset"]} '
                          f'has {available} training examples; lower it (0: all).')
     examples = resolved['train_examples'] or available
     if resolved['optimizer'] != 'momentum' and resolved['momentum'] != 0.9:
       raise SettingError(f'--momentum={resolved["momentum"]}: only --optimizer=momentum reads '
                          f'it (this run: --optimizer={resolved["optimizer"]}); drop it.')
-    if resolved['batch_size'] > examples:
+    if examples is not None and resolved['batch_size'] > examples:
       raise SettingError(f'--batch_size={resolved["batch_size"]}: must be at most the '
                          f'{examples} training examples.')
     if family.validate is not None:
@@ -239,27 +286,66 @@ class RunConfig:
     return cls(**values)
 
   @property
-  def likelihood(self):
-    """Bernoulli on pixels for the MLP (appendix B); a Gaussian on rows for the GRU.
+  def likelihood_name(self):
+    """--likelihood with 'auto' resolved: the source's, else 'gaussian' for feature tables,
+    'squared_error' (appendix C) for the GRU, 'bernoulli' for images (appendix B)."""
+    return _likelihood_name(self._values)
 
-    For the GRU, observation_scale = 0 reads appendix C literally (`SquaredError`: the sum
-    over steps of the per-step MSE, i.e. sigma = sqrt(F / 2)); a positive value is that
-    sigma instead.
+  @property
+  def likelihood(self):
+    """The observation model (`icvae.likelihoods`) of `likelihood_name`.
+
+    A Gaussian has sigma --observation_scale (0: 1); for the GRU's squared error,
+    observation_scale = 0 reads appendix C literally (`SquaredError`: the sum over steps of
+    the per-step MSE, i.e. sigma = sqrt(F / 2)) and a positive value is that sigma instead.
     """
-    if self.network != 'gru':
+    name = self.likelihood_name
+    if name == 'bernoulli':
       return likelihoods.Bernoulli()
-    if self.observation_scale:
-      return likelihoods.Gaussian(float(self.observation_scale))
-    return likelihoods.SquaredError()
+    if name == 'squared_error' and not self.observation_scale:
+      return likelihoods.SquaredError()
+    return likelihoods.Gaussian(float(self.observation_scale or 1.0))
+
+  @property
+  def standardized(self):
+    """Whether the examples are standardised before training (a feature table under a
+    Gaussian likelihood: `icvae.files.standardize` with the training split's statistics)."""
+    return len(self.image_shape) == 1 and self.likelihood_name == 'gaussian'
 
   @property
   def image_shape(self):
-    """(rows, columns) of the dataset's images."""
-    return data_lib.IMAGE_SHAPES[self.dataset]
+    """One example's shape: (rows, columns[, channels]) of images, (features,) of a table;
+    from --data_shape (recorded from the data), else the dataset's registered shape.
+
+    Raises:
+      SettingError: --dataset=custom before its data were read (the loop records the shape
+        from the data: `with_data_shape`).
+    """
+    return _data_shape(self._values)
+
+  def with_data_shape(self, dataset):
+    """This configuration with --data_shape recorded from `dataset` (a `data.Dataset`).
+
+    Raises:
+      SettingError: the data have another shape than this configuration's (a registered
+        dataset's, or one recorded earlier), naming both.
+    """
+    shape = dataset.example_shape
+    source = data_lib.get_source(self.dataset)
+    known = (data_lib.parse_shape(self.data_shape) if self.data_shape else source.shape)
+    if known is not None and tuple(known) != shape:
+      raise SettingError(
+          f'the data have examples of shape {shape}, but --dataset={self.dataset} '
+          f'{"records" if self.data_shape else "has"} {tuple(known)}: '
+          + ('use --dataset=custom for data of your own.' if source.shape else
+             'these are other data than the run was made for; use another --workdir.'))
+    if source.shape is not None:
+      return self
+    return self.replace(data_shape=data_lib.shape_text(shape))
 
   def view(self, images):
-    """The data as the network reads them: flat (N, rows * columns) or (N, rows, columns)
-    row sequences."""
+    """The data as the network reads them: flat (N, features) or (N, rows, columns *
+    channels) row sequences (--network=gru)."""
     if self.network == 'gru':
       return data_lib.as_sequences(images)
     return data_lib.as_flat(images)
@@ -267,17 +353,20 @@ class RunConfig:
   @property
   def steps_per_epoch(self):
     """Optimiser steps per epoch on the dataset's training examples as this configuration
-    names them (--train_examples, --protocol); the loop counts the data it is given."""
-    available = data_lib.TRAIN_SIZES[self.dataset]
-    if self.protocol == 'all':
-      available += data_lib.SPLIT_SIZES['test']
+    names them (--train_examples, --protocol); None where the dataset's size is known only
+    from its data (--dataset=custom). The loop counts the data it is given."""
+    available = _training_examples(self._values)
+    if available is None and not self.train_examples:
+      return None
     return (self.train_examples or available) // self.batch_size
 
   def optimizer_options(self, steps_per_epoch=None):
     """The keyword arguments of `train.make_optimizer` (other than the learning rate) for
-    this configuration; `steps_per_epoch` defaults to `self.steps_per_epoch`."""
+    this configuration; `steps_per_epoch` defaults to `self.steps_per_epoch` (1 where that
+    is unknown: the optimiser state's structure does not depend on it, and the loop passes
+    the number of its data)."""
     return dict(kind=self.optimizer, momentum=self.momentum, decay=self.learning_rate_decay,
-                steps_per_epoch=steps_per_epoch or self.steps_per_epoch)
+                steps_per_epoch=steps_per_epoch or self.steps_per_epoch or 1)
 
   def build_networks(self):
     """The model family's networks, initialised from `seed`."""
@@ -304,6 +393,68 @@ def _parse(setting, text):
       raise SettingError(f'--{setting.name}={text}: must be '
                          f'{"an integer" if setting.kind is int else "a number"}.') from None
   return text
+
+
+def _data_shape(values):
+  if values['data_shape']:
+    return data_lib.parse_shape(values['data_shape'])
+  shape = data_lib.get_source(values['dataset']).shape
+  if shape is None:
+    raise SettingError(f'--dataset={values["dataset"]}: the shape of its examples is known '
+                       'once the data are read (RunConfig.with_data_shape(dataset)); the '
+                       'training loop records it as --data_shape.')
+  return tuple(shape)
+
+
+def _likelihood_name(values):
+  if values['likelihood'] != 'auto':
+    return values['likelihood']
+  source = data_lib.get_source(values['dataset'])
+  if values['network'] == 'gru':
+    return 'squared_error'
+  if source.likelihood:
+    return source.likelihood
+  if not values['data_shape'] and source.shape is None:
+    return 'bernoulli'  # not known yet: resolved again once the shape is recorded
+  return 'gaussian' if len(_data_shape(values)) == 1 else 'bernoulli'
+
+
+def _training_examples(values):
+  """Training examples of the dataset as --protocol splits it; None if known only from the
+  data."""
+  source = data_lib.get_source(values['dataset'])
+  if source.train_size is None:
+    return None
+  if values['protocol'] == 'all':
+    return source.train_size + source.test_size
+  return source.train_size
+
+
+def _check_data(values):
+  """Cross-setting checks of the data settings."""
+  source = data_lib.get_source(values['dataset'])
+  if not source.reads_files:
+    for name in FILE_SETTINGS:
+      if values[name] != next(s.default for s in GENERAL_SETTINGS if s.name == name):
+        raise SettingError(f'--{name}={values[name]}: only --dataset=custom reads files '
+                           f'(this run: --dataset={values["dataset"]}); drop it, or train on '
+                           'your files with python -m experiments.train --data=PATH.')
+  if values['protocol'] == 'all' and source.test_in_train:
+    raise SettingError(f'--protocol=all: --dataset={values["dataset"]} trains on every '
+                       'example already (its test examples are among them); drop the flag.')
+  if values['data_shape'] and source.shape is not None and (
+      data_lib.parse_shape(values['data_shape']) != tuple(source.shape)):
+    raise SettingError(f'--data_shape={values["data_shape"]}: --dataset={values["dataset"]} '
+                       f'has examples of shape {tuple(source.shape)}; drop the flag.')
+  if values['data_shape'] and len(data_lib.parse_shape(values['data_shape'])) == 1:
+    if values['network'] == 'gru':
+      raise SettingError('--network=gru reads images as sequences of rows; these data are '
+                         f'feature vectors ({values["data_shape"]}): use --network=mlp.')
+  likelihood = _likelihood_name(values)
+  if values['observation_scale'] and likelihood == 'bernoulli':
+    raise SettingError(f'--observation_scale={values["observation_scale"]}: the likelihood is '
+                       'Bernoulli (pixels, appendix B); it sets sigma of a Gaussian only '
+                       '(--likelihood=gaussian, or --network=gru).')
 
 
 def _rebuild(values):

@@ -1,5 +1,11 @@
-"""The datasets: MNIST and Fashion-MNIST through tensorflow-datasets, without TensorFlow,
-offline; dSprites drawn by `icvae.dsprites` (see `load`).
+"""The datasets: a registry of named sources (`DataSource`, `register`, `get_source`), with
+MNIST and Fashion-MNIST read through tensorflow-datasets, without TensorFlow, offline, and
+dSprites drawn by `icvae.dsprites` (see `load`); a user's own files register as 'custom'
+(`icvae.files`).
+
+Every example has a shape of its own (`Dataset.example_shape`): (rows, columns) for grey
+images, (rows, columns, channels) for colour ones, (features,) for a table. Everything that
+needs a shape takes it from there or from the source's `DataSource.shape`, never from a name.
 
 A custom TFDS `GeneratorBasedBuilder` reads the four standard IDX gz files with numpy,
 prepares them once as array_record (about 5 s for 70k images) and reads them back with
@@ -30,13 +36,14 @@ problem. The prepared array_record copy lives under the cache keyed by the SHA-2
 source files, so different sources never mix.
 """
 
+import dataclasses
 import gzip
 import hashlib
 import http.client
 import logging
 import pathlib
 import urllib.request
-from typing import NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -51,11 +58,7 @@ SPLIT_FILES = {
     'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
 }
 IDX_DATASETS = ('mnist', 'fashion_mnist')  # read from IDX files
-DATASETS = IDX_DATASETS + ('dsprites',)
 SPLIT_SIZES = {'train': 60000, 'test': 10000}
-# (rows, columns) of each dataset's images and its number of training examples.
-IMAGE_SHAPES = {'mnist': (28, 28), 'fashion_mnist': (28, 28), 'dsprites': (64, 64)}
-TRAIN_SIZES = {'mnist': 60000, 'fashion_mnist': 60000, 'dsprites': 737280}
 # How a run splits the data (`--protocol`): 'heldout' trains on the training split and
 # reports the test split; 'all' trains on both splits and reports on all of them, the
 # protocol of the clustering literature (IMSAT, Hu et al. 2017: all 70,000 MNIST images).
@@ -110,25 +113,61 @@ _IDX_UBYTE = 0x08
 class Dataset(NamedTuple):
   """A dataset in memory.
 
-  Images are (N, rows, columns): float32 in [0, 1], or uint8 pixel intensities 0..255
-  (dSprites: 737,280 images are 3 GB as uint8, 12 GB as float32), which the training loop
-  converts batch by batch (`as_float`). Labels are int32 (N,) classes (dSprites: the shape).
+  Examples are (N, *example_shape): grey images (N, rows, columns), colour images (N, rows,
+  columns, channels) or feature vectors (N, features); images float32 in [0, 1], or uint8
+  pixel intensities 0..255 (dSprites: 737,280 images are 3 GB as uint8, 12 GB as float32),
+  which the training loop converts batch by batch (`as_float`). Labels are int32 (N,)
+  classes (dSprites: the shape), or None for unlabelled data (then both splits have none).
   Datasets with known generative factors also hold them: int32 (N, F) classes, with each
-  factor's name and number of values (empty otherwise).
+  factor's name and number of values (empty otherwise). `class_names` names the labels'
+  classes where they came as names (class folders, a CSV column of strings).
   """
   train_images: np.ndarray
-  train_labels: np.ndarray
+  train_labels: Optional[np.ndarray]
   test_images: np.ndarray
-  test_labels: np.ndarray
+  test_labels: Optional[np.ndarray]
   train_factors: Optional[np.ndarray] = None
   test_factors: Optional[np.ndarray] = None
   factor_names: tuple = ()
   factor_sizes: tuple = ()
+  class_names: tuple = ()
 
   @property
   def num_classes(self):
-    """The number of classes: one more than the largest label of either split."""
+    """The number of classes: one more than the largest label of either split (0 without
+    labels)."""
+    if not self.labelled:
+      return 0
     return int(max(self.train_labels.max(initial=0), self.test_labels.max(initial=0))) + 1
+
+  @property
+  def labelled(self):
+    """Whether the examples have labels (accuracy, NMI and ARI need them)."""
+    return self.train_labels is not None and self.test_labels is not None
+
+  @property
+  def example_shape(self):
+    """One example's shape: (rows, columns), (rows, columns, channels) or (features,)."""
+    return tuple(int(n) for n in self.train_images.shape[1:])
+
+
+def is_image_shape(shape):
+  """Whether examples of `shape` are images (2 axes, or 3 with 1 or 3 channels) rather than
+  feature vectors (1 axis)."""
+  return len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3))
+
+
+def shape_text(shape):
+  """A shape as the flags write it: '28,28', '32,32,3', '16'."""
+  return ','.join(str(int(n)) for n in shape)
+
+
+def parse_shape(text):
+  """The tuple of a `shape_text`; raises ValueError for anything else."""
+  parts = [p.strip() for p in str(text).split(',')]
+  if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+    raise ValueError(f'{text!r}: expected positive integers separated by commas, e.g. 28,28')
+  return tuple(int(p) for p in parts)
 
 
 def _find_file(folder, stem):
@@ -416,7 +455,7 @@ def load_dsprites(cache_dir=None):
 def dsprites_test_indices():
   """The sorted indices of dSprites' fixed test images (`load_dsprites`)."""
   rng = np.random.default_rng(DSPRITES_TEST_SEED)
-  return np.sort(rng.choice(TRAIN_SIZES['dsprites'], DSPRITES_TEST_EXAMPLES, replace=False))
+  return np.sort(rng.choice(dsprites.NUM_IMAGES, DSPRITES_TEST_EXAMPLES, replace=False))
 
 
 def as_float(images):
@@ -466,16 +505,16 @@ def with_protocol(dataset, protocol, name=''):
   (images, labels and factors), the same arrays.
 
   Raises:
-    DataError: an unknown protocol, or 'all' on dSprites (`name`), whose test images are
-      already among its training images.
+    DataError: an unknown protocol, or 'all' on a dataset (`name`) whose test examples are
+      already among its training ones (dSprites, `DataSource.test_in_train`).
   """
   if protocol == 'heldout':
     return dataset
   if protocol != 'all':
     raise DataError(f'--protocol={protocol}: must be one of {", ".join(PROTOCOLS)}.')
-  if name == 'dsprites':
-    raise DataError('--protocol=all: dSprites trains on every image already (its test images '
-                    'are among them); drop the flag.')
+  if name in _SOURCES and _SOURCES[name].test_in_train:
+    raise DataError(f'--protocol=all: --dataset={name} trains on every example already (its '
+                    'test examples are among them); drop the flag.')
 
   def joined(train, test):
     return None if train is None else np.concatenate([train, test])
@@ -499,3 +538,89 @@ def as_sequences(images):
   time steps, columns are features) that the recurrent model relies on.
   """
   return images.reshape(images.shape[0], images.shape[1], -1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+  """A dataset by name (`--dataset`), the way model families are registered.
+
+  Attributes:
+    name: the `--dataset` value.
+    description: one line for `--help`.
+    load: load(options) -> `Dataset`; `options` has the run's data settings as attributes
+      (a `RunConfig`: data_dir, data, image_size, label_column, test_fraction).
+    shape: one example's shape, (rows, columns[, channels]) or (features,); None: read from
+      the data (the run records it as --data_shape).
+    train_size, test_size: examples per split (None: read from the data).
+    test_in_train: the test examples are among the training ones (dSprites): --protocol=all
+      is refused.
+    reads_files: the source reads --data and its options (`icvae.files`).
+    likelihood: the default observation model ('bernoulli' for images in [0, 1]); None:
+      chosen from the data's shape (`RunConfig.likelihood`).
+  """
+  name: str
+  description: str
+  load: Callable[[Any], Dataset]
+  shape: Optional[tuple] = None
+  train_size: Optional[int] = None
+  test_size: Optional[int] = None
+  test_in_train: bool = False
+  reads_files: bool = False
+  likelihood: Optional[str] = None
+
+
+_SOURCES = {}
+
+
+def register(source):
+  """Adds a `DataSource` (or replaces one of the same name); returns it."""
+  if not isinstance(source, DataSource):
+    raise TypeError(f'register takes a DataSource, got {type(source).__name__}.')
+  _SOURCES[source.name] = source
+  return source
+
+
+def unregister(name):
+  """Removes the registered dataset `name` (e.g. one a test or notebook added)."""
+  _SOURCES.pop(name, None)
+
+
+def sources():
+  """{name: DataSource} of every registered dataset."""
+  return dict(_SOURCES)
+
+
+def get_source(name):
+  """The registered `DataSource` called `name`.
+
+  Raises:
+    DataError: no such dataset, listing the registered ones.
+  """
+  if name not in _SOURCES:
+    raise DataError(f'--dataset={name}: must be one of {", ".join(_SOURCES)} (or register a '
+                    'DataSource with icvae.data.register).')
+  return _SOURCES[name]
+
+
+def load_for(options):
+  """The `Dataset` of a run: its source's loader on its data settings (`options` has
+  `dataset` and the data settings as attributes, e.g. a `RunConfig`)."""
+  return get_source(options.dataset).load(options)
+
+
+def _idx_source(name, description):
+  return DataSource(
+      name=name, description=description,
+      load=lambda options: load(name, getattr(options, 'data_dir', '') or None),
+      shape=(28, 28), train_size=SPLIT_SIZES['train'], test_size=SPLIT_SIZES['test'],
+      likelihood='bernoulli')
+
+
+register(_idx_source('mnist', 'MNIST digits, 28x28 grey (IDX files; --data_dir)'))
+register(_idx_source('fashion_mnist', 'Fashion-MNIST, 28x28 grey (IDX files; the Debian '
+                     'package or --data_dir)'))
+register(DataSource(
+    name='dsprites', description='dSprites, 64x64 binary, drawn by icvae.dsprites',
+    load=lambda options: load_dsprites(getattr(options, 'data_dir', '') or None),
+    shape=(64, 64), train_size=dsprites.NUM_IMAGES, test_size=DSPRITES_TEST_EXAMPLES,
+    test_in_train=True, likelihood='bernoulli'))

@@ -9,6 +9,7 @@ families name in their `ModelFamily.figures`; each writes PNGs with titles and l
 readable without the paper, and returns {figure name: file name}.
 """
 
+import functools
 import json
 import math
 import pathlib
@@ -36,8 +37,8 @@ def image_grid(path, images, title, row_labels=None, column_labels=None, image_s
     title: figure title.
     row_labels: one string per row (left of the row), or None.
     column_labels: one string per column (above the first row), or None.
-    image_shape: (H, W) of flat images; default: square (28 x 28 for MNIST, 64 x 64 for
-      dSprites).
+    image_shape: (H, W) of flat grey images, (H, W, 3) of colour ones; default: square
+      grey.
   """
   images = np.asarray(images)
   rows, columns = images.shape[:2]
@@ -45,12 +46,18 @@ def image_grid(path, images, title, row_labels=None, column_labels=None, image_s
     side = math.isqrt(math.prod(images.shape[2:]))
     image_shape = (side, side)
   images = images.reshape(rows, columns, *image_shape)
+  colour = len(image_shape) == 3 and image_shape[-1] == 3
+  if len(image_shape) == 3 and not colour:
+    images = images[..., 0]
   figure, axes = plt.subplots(rows, columns, figsize=(0.8 * columns + 1.2, 0.8 * rows + 0.8),
                               squeeze=False)
   for r in range(rows):
     for c in range(columns):
       axis = axes[r, c]
-      axis.imshow(np.clip(images[r, c], 0, 1), cmap='gray', vmin=0, vmax=1)
+      if colour:
+        axis.imshow(np.clip(images[r, c], 0, 1))
+      else:
+        axis.imshow(np.clip(images[r, c], 0, 1), cmap='gray', vmin=0, vmax=1)
       axis.set_xticks([])
       axis.set_yticks([])
       if c == 0 and row_labels is not None:
@@ -61,6 +68,23 @@ def image_grid(path, images, title, row_labels=None, column_labels=None, image_s
   figure.tight_layout()
   figure.savefig(path, dpi=80)
   plt.close(figure)
+
+
+def _reconstruction_rows(originals, reconstructions):
+  """(rows, columns, pixels) alternating rows of originals and their reconstructions, ten
+  per row, at most two pairs of rows (fewer with fewer test images); and the row labels."""
+  originals = np.asarray(originals).reshape(len(originals), -1)
+  reconstructions = np.asarray(reconstructions).reshape(len(originals), -1)
+  per_row = min(10, len(originals))
+  rows = []
+  for start in range(0, min(len(originals), 20) - per_row + 1, per_row):
+    rows += [originals[start:start + per_row], reconstructions[start:start + per_row]]
+  return np.stack(rows), ['original', 'reconstruction'] * (len(rows) // 2)
+
+
+def _grid(config):
+  """`image_grid` for the images of a run: their shape from its configuration."""
+  return functools.partial(image_grid, image_shape=tuple(config.image_shape))
 
 
 def training_curves(path, metrics_path, title):
@@ -152,7 +176,7 @@ def categorical_figures(out, model, config, dataset, key):
   t = np.linspace(0.0, 1.0, 11)
   paths = np.stack([means[c] + t[:, None] * (means[(c + 1) % k] - means[c]) for c in range(k)])
   names['figure3_centroid_paths'] = 'figure3_centroid_paths.png'
-  image_grid(out / names['figure3_centroid_paths'], decode_mean(model, paths, likelihood),
+  _grid(config)(out / names['figure3_centroid_paths'], decode_mean(model, paths, likelihood),
              'Figure 3: decoded centroids mu_c (left, right) and the 9 points between '
              'consecutive ones', [f'{c} -> {(c + 1) % k}' for c in range(k)],
              ['mu_c'] + [f'{x:.1f}' for x in t[1:-1]] + ['mu_c+1'])
@@ -161,27 +185,25 @@ def categorical_figures(out, model, config, dataset, key):
   lambdas = np.arange(10, dtype=np.float32)
   scaled = blocks[:, None, :] * lambdas[None, :, None]
   names['figure4_prior_scale'] = 'figure4_prior_scale.png'
-  image_grid(out / names['figure4_prior_scale'], decode_mean(model, scaled, likelihood),
+  _grid(config)(out / names['figure4_prior_scale'], decode_mean(model, scaled, likelihood),
              'Figure 4: decoded z = lambda on the block of category c',
              [f'c = {c}' for c in range(k)], [f'lambda={int(v)}' for v in lambdas])
   # Conditional samples: z ~ p(z|c), 10 per category.
   z = priors.sample_conditional(key, means, 10)
   names['conditional_samples'] = 'conditional_samples.png'
-  image_grid(out / names['conditional_samples'], decode_mean(model, z, likelihood),
+  _grid(config)(out / names['conditional_samples'], decode_mean(model, z, likelihood),
              'Samples from p(x|z), z ~ p(z|c) (decoded means)', [f'c = {c}' for c in range(k)])
   # Reconstructions: originals and the decoded mean of q(z|x, argmax c).
   x = jnp.asarray(data_lib.as_float(config.view(dataset.test_images[:20])))
   posterior = model.encode(x)
   best = np.asarray(jnp.argmax(posterior.logits, -1))
-  codes = np.asarray(posterior.mean)[np.arange(20), best]
+  codes = np.asarray(posterior.mean)[np.arange(len(x)), best]
   recon = decode_mean(model, codes, likelihood)
-  flat = np.asarray(x).reshape(20, -1)
-  grid = np.stack([flat[:10], recon[:10], flat[10:], recon[10:]])
+  grid, row_labels = _reconstruction_rows(x, recon)
   names['reconstructions'] = 'reconstructions.png'
-  image_grid(out / names['reconstructions'], grid,
+  _grid(config)(out / names['reconstructions'], grid,
              'Test images and their reconstructions (mean code of the argmax category)',
-             ['original', 'reconstruction', 'original', 'reconstruction'],
-             [f'c={c}' for c in best[:10]])
+             row_labels, [f'c={c}' for c in best[:grid.shape[1]]])
   return names
 
 
@@ -194,14 +216,14 @@ def autoencoder_figures(out, model, config, dataset, key):
   rng = np.random.default_rng(0)
   z = rng.standard_normal((5, 10, model.latent_dim)).astype(np.float32)
   names = {'samples': 'samples.png'}
-  image_grid(out / names['samples'], decode_mean(model, z, likelihood),
+  _grid(config)(out / names['samples'], decode_mean(model, z, likelihood),
              'AAE samples: decoded z ~ N(0, I)')
   x = jnp.asarray(data_lib.as_float(config.view(dataset.test_images[:10])))
   recon = decode_mean(model, model.embed(x), likelihood)
   names['reconstructions'] = 'reconstructions.png'
-  image_grid(out / names['reconstructions'],
-             np.stack([np.asarray(x).reshape(10, -1), recon]),
-             'Test images and their AAE reconstructions', ['original', 'reconstruction'])
+  grid, row_labels = _reconstruction_rows(x, recon)
+  _grid(config)(out / names['reconstructions'], grid,
+             'Test images and their AAE reconstructions', row_labels)
   return names
 
 
@@ -225,7 +247,7 @@ def joint_code_figures(out, model, config, dataset, key):
   names = {}
   z = np.asarray(jax.random.normal(key, (k, 10, d)))
   names['samples_per_category'] = 'samples_per_category.png'
-  image_grid(out / names['samples_per_category'],
+  _grid(config)(out / names['samples_per_category'],
              decode(np.broadcast_to(eye[:, None], (k, 10, k)), z),
              'Samples: y = one-hot category (rows), z ~ N(0, I) (decoded means)',
              [f'y = {c}' for c in range(k)])
@@ -244,7 +266,7 @@ def joint_code_figures(out, model, config, dataset, key):
     codes[:, :, dim] = values[None, :]
     name = f'traversal_z{dim}'
     names[name] = f'{name}.png'
-    image_grid(out / names[name], decode(np.broadcast_to(eye[:, None], (k, 9, k)), codes),
+    _grid(config)(out / names[name], decode(np.broadcast_to(eye[:, None], (k, 9, k)), codes),
                f'z_{dim} from -2 to 2, I(x; z_{dim}) >= {information_bound[dim]:.2f} nats '
                '(rows: y; other coordinates from a test image of that y)',
                [f'y = {c}' for c in range(k)], [f'{v:.1f}' for v in values])
@@ -255,7 +277,7 @@ def joint_code_figures(out, model, config, dataset, key):
     name = f'traversals_y{c}'
     names[name] = f'{name}.png'
     order = np.argsort(-information_bound)
-    image_grid(out / names[name], decode(np.broadcast_to(eye[c], (d, len(values), k)),
+    _grid(config)(out / names[name], decode(np.broadcast_to(eye[c], (d, len(values), k)),
                                          codes[order]),
                f'y = {c}: each z_k from -2 to 2 (rows, most informative first), the others '
                'from a test image of that y',
@@ -263,13 +285,11 @@ def joint_code_figures(out, model, config, dataset, key):
                [f'{v:.1f}' for v in values])
   y = eye[categories[:20]]
   recon = decode(y, means[:20])
-  flat = np.asarray(x[:20]).reshape(20, -1)
   names['reconstructions'] = 'reconstructions.png'
-  image_grid(out / names['reconstructions'],
-             np.stack([flat[:10], recon[:10], flat[10:], recon[10:]]),
-             'Test images and their reconstructions (argmax y, mean z)',
-             ['original', 'reconstruction', 'original', 'reconstruction'],
-             [f'y={c}' for c in categories[:10]])
+  grid, row_labels = _reconstruction_rows(x[:20], recon)
+  _grid(config)(out / names['reconstructions'], grid,
+             'Test images and their reconstructions (argmax y, mean z)', row_labels,
+             [f'y={c}' for c in categories[:grid.shape[1]]])
   return names
 
 
@@ -292,7 +312,7 @@ def cluster_figures(out, model, config, dataset, key):
     best = members[np.argsort(-probs[members, c])][:10]
     rows[c, :len(best)] = flat[best]
   names = {'cluster_examples': 'cluster_examples.png'}
-  image_grid(out / names['cluster_examples'], rows,
+  _grid(config)(out / names['cluster_examples'], rows,
              'The ten test images each cluster holds most confidently (max p(y|x))',
              [f'y = {c} ({np.sum(clusters == c)})' for c in range(k)],
              image_shape=config.image_shape)

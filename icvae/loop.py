@@ -31,7 +31,9 @@ import numpy as np
 from icvae import checkpoints
 from icvae import config as config_lib
 from icvae import data as data_lib
+from icvae import files
 from icvae import metrics as metrics_lib
+from icvae import settings as settings_lib
 from icvae import sweep as sweep_lib
 from icvae import train
 
@@ -239,7 +241,7 @@ def train_and_evaluate(config, dataset=None, devices=None):
     Stopped: Ctrl-C; the last finished epoch is saved.
     data.DataError: missing or corrupt data.
   """
-  dataset = _checked_dataset(config, dataset)
+  config, dataset, statistics = _checked_dataset(config, dataset)
   mesh = train.data_mesh(devices)
   if config.batch_size % mesh.size:
     raise ExperimentError(f'--batch_size={config.batch_size} must be a multiple of the '
@@ -255,7 +257,7 @@ def train_and_evaluate(config, dataset=None, devices=None):
     abstract = checkpoints.abstract(state, train.replicated_sharding(mesh))
     [run] = _open_runs(stack, [config], abstract)
     state = run.initial_state(state)
-    run.write_config()
+    run.write_config(statistics)
     state = train.replicate(state, mesh)
     train_images = train.replicate(
         objective.training_data(jnp.asarray(config.view(dataset.train_images))), mesh)
@@ -306,8 +308,8 @@ def train_sweep(configs, dataset=None, devices=None):
     raise ExperimentError(f'a sweep runs in one process (this is process '
                           f'{jax.process_index()} of {jax.process_count()}): launch it without '
                           'jax.distributed; its runs split over that process\'s devices.')
-  config = configs[0]
-  dataset = _checked_dataset(config, dataset)
+  config, dataset, statistics = _checked_dataset(configs[0], dataset)
+  configs = [config] + [_with_shape_of(c, dataset) for c in configs[1:]]
   train_view = jnp.asarray(config.view(dataset.train_images))
   datas = {}  # training data per distinct objective (they are hashable), computed once each
   run_data = []
@@ -327,7 +329,7 @@ def train_sweep(configs, dataset=None, devices=None):
     states = sweep_lib.stack([run.initial_state(sweep_lib.unstack(states, i))
                               for i, run in enumerate(runs)])
     for run in runs:
-      run.write_config()
+      run.write_config(statistics)
     states = train.place_runs(states, mesh)
     data = jax.tree.map(lambda a, axis: (train.replicate(a, mesh) if axis is None
                                          else train.place_runs(a, mesh)), data, data_axes)
@@ -364,17 +366,65 @@ def train_sweep(configs, dataset=None, devices=None):
 
 
 def _checked_dataset(config, dataset):
-  """The dataset (loaded unless given) split as --protocol says, with --train_examples of
-  its training examples; refused when a batch does not fit it."""
-  check_workdir_config(config.workdir, config)
-  if dataset is None:
-    dataset = data_lib.load(config.dataset, config.data_dir or None)
-  dataset = data_lib.with_protocol(dataset, config.protocol, config.dataset)
+  """(config, dataset, statistics): `prepare_data` on the training split, with
+  --train_examples of its examples; refused when the workdir holds other settings or a batch
+  does not fit the data."""
+  config, dataset, statistics = prepare_data(config, dataset, config.workdir)
   dataset = data_lib.train_subset(dataset, config.train_examples)
   if config.batch_size > len(dataset.train_images):
     raise ExperimentError(f'--batch_size={config.batch_size} exceeds the '
                           f'{len(dataset.train_images)} training examples.')
-  return dataset
+  return config, dataset, statistics
+
+
+def _with_shape_of(config, dataset):
+  try:
+    return config.with_data_shape(dataset)
+  except settings_lib.SettingError as e:
+    raise ExperimentError(str(e)) from e
+
+
+def prepare_data(config, dataset=None, workdir=None):
+  """The data of a run as it trains on them and reports them.
+
+  Loads `dataset` when not given (`data.load_for`), records its example shape in the
+  configuration (`RunConfig.with_data_shape`: refused if another, as are settings other than
+  those `workdir` holds, `check_workdir_config`), splits it as --protocol
+  says, checks its values against the likelihood, and standardises a feature table under a
+  Gaussian likelihood (`RunConfig.standardized`) with the statistics saved in `workdir`
+  (those of its training split when there are none yet).
+
+  Returns:
+    (config with --data_shape, dataset, statistics {'mean', 'std'} or None).
+
+  Raises:
+    ExperimentError: data of another shape or with values the likelihood cannot model.
+    data.DataError: missing or corrupt data.
+  """
+  if dataset is None:
+    dataset = data_lib.load_for(config)
+  config = _with_shape_of(config, dataset)
+  if workdir:
+    check_workdir_config(workdir, config)
+  dataset = data_lib.with_protocol(dataset, config.protocol, config.dataset)
+  if config.likelihood_name == 'bernoulli':
+    for images in (dataset.train_images, dataset.test_images):
+      if images.dtype != np.uint8 and len(images) and (images.min() < 0 or images.max() > 1):
+        raise ExperimentError(
+            f'--likelihood=bernoulli models values in [0, 1]; these data range from '
+            f'{float(images.min()):g} to {float(images.max()):g}: use --likelihood=gaussian '
+            '(the default for feature tables), or scale the data to [0, 1].')
+  statistics = None
+  if config.standardized:
+    statistics = (checkpoints.read_statistics(workdir)
+                  or files.statistics(dataset.train_images))
+    try:
+      dataset = dataset._replace(
+          train_images=files.standardize(dataset.train_images, statistics),
+          test_images=files.standardize(dataset.test_images, statistics))
+    except data_lib.DataError as e:
+      raise ExperimentError(f'{workdir}: {e}') from e
+  return config, dataset, statistics
 
 
 def _shared_or_stacked(run_data):
@@ -440,10 +490,13 @@ class _Run:
       return checkpoints.with_classifier(fresh, self.classifier)
     return fresh
 
-  def write_config(self):
+  def write_config(self, statistics=None):
+    """config.json (and the standardisation statistics of a feature table)."""
     if is_writer() and self.start_epoch < self.config.num_epochs:  # a finished run keeps its checkpoints' config
       write_atomically(self.workdir / 'config.json',
                        json.dumps(self.config.to_dict(), indent=2) + '\n')
+    if is_writer() and statistics is not None and not (self.workdir / checkpoints.STATISTICS_FILE).exists():
+      write_atomically(self.workdir / checkpoints.STATISTICS_FILE, json.dumps(statistics) + '\n')
 
   def save(self, epoch, state, force):
     checkpoints.save(self.manager, epoch, state, self.config, self.key, force=force)
@@ -623,7 +676,7 @@ def _test_scalars(test_metrics, clusters, dataset, num_clusters):
   clustering accuracy (Hungarian matching) against the labels."""
   test_metrics, clusters = train.fetch((test_metrics, clusters))
   scalars = {f'test/{k}': float(v) for k, v in test_metrics.items()}
-  if clusters is not None:
+  if clusters is not None and dataset.labelled:
     scalars['test/clustering_accuracy'] = metrics_lib.clustering_accuracy(
         clusters, dataset.test_labels, num_clusters, dataset.num_classes)
   return scalars

@@ -142,9 +142,9 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
   workdir = pathlib.Path(workdir)
   out = workdir / 'eval'
   out.mkdir(exist_ok=True)
-  if dataset is None:
-    dataset = data_lib.load(config.dataset, data_dir or config.data_dir or None)
-  dataset = data_lib.with_protocol(dataset, config.protocol, config.dataset)
+  if dataset is None and data_dir:
+    config = config.replace(data_dir=str(data_dir))
+  _, dataset, _ = loop.prepare_data(config, dataset, workdir)
   key = jax.random.key(options.seed)
   keys = dict(zip(['test', 'info', 'iwae', 'generate', 'figures', 'mig'],
                   jax.random.split(key, 6)))
@@ -181,11 +181,18 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
                 for i in range(0, len(rows), 5000))
       train_clusters = np.concatenate([np.asarray(jnp.argmax(cluster_logits(x), axis=-1))
                                        for x in chunks])
-      report['clustering'] = {
-          'train': metrics_lib.clustering_report(train_clusters, dataset.train_labels[rows],
-                                                 num_clusters),
-          'test': metrics_lib.clustering_report(np.asarray(test_clusters),
-                                                dataset.test_labels, num_clusters)}
+      if dataset.labelled:
+        report['clustering'] = {
+            'train': metrics_lib.clustering_report(train_clusters, dataset.train_labels[rows],
+                                                   num_clusters),
+            'test': metrics_lib.clustering_report(np.asarray(test_clusters),
+                                                  dataset.test_labels, num_clusters)}
+      else:
+        report['clustering'] = {
+            split: {'cluster_usage': metrics_lib.cluster_usage(c, num_clusters).tolist()}
+            for split, c in (('train', train_clusters), ('test', np.asarray(test_clusters)))}
+        report['clustering']['note'] = ('unlabelled data: accuracy, NMI and ARI need labels '
+                                        '(class subfolders, y_train/y_test, --label_column)')
 
   stages.run('test_terms_and_clustering', test_terms_and_clustering)
   if 'codes' in sections:
@@ -216,7 +223,9 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
 
 def code_information(model, objective, images, batch_size, key):
   """The 'codes' section (module docstring) of `model` on `images`, a dict of floats and
-  per-dimension lists (nats)."""
+  per-dimension lists (nats); batches of `batch_size`, or of every image when there are
+  fewer."""
+  batch_size = min(batch_size, len(images))
   chunks = range(0, len(images), batch_size)
   cluster_logits = jax.jit(lambda x: objective.cluster_logits(model, x))
   logits = jnp.concatenate([cluster_logits(images[i:i + batch_size]) for i in chunks])
@@ -387,8 +396,10 @@ def _figure_function(family):
 def _write_figures(figure_fn, out, model, config, dataset, key, workdir):
   """The family's figures and the training curves; {figure name: file name}."""
   names = {}
-  if figure_fn is not None:
+  if figure_fn is not None and data_lib.is_image_shape(config.image_shape):
     names = dict(figure_fn(out, model, config, dataset, key))
+  elif figure_fn is not None:
+    log.info('%s: feature vectors, not images: no image figures', workdir)
   return figures.write_training_curves(out, workdir, names)
 
 
