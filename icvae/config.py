@@ -10,6 +10,7 @@ import types
 
 from icvae import data as data_lib
 from icvae import likelihoods
+from icvae import models
 from icvae import objectives
 from icvae import settings as settings_lib
 from icvae.settings import Setting
@@ -78,9 +79,9 @@ GENERAL_SETTINGS = (
             choices=LIKELIHOODS),
     Setting('model', 'infocatvae', 'The model family (see README: the registry).',
             architecture=True),
-    Setting('network', 'mlp', 'mlp: Table 2 on flat images (Bernoulli pixels); gru: Table 3 '
-            'on image rows as sequences (Gaussian per time step, appendix C).',
-            choices=('mlp', 'gru'), architecture=True),
+    Setting('network', 'mlp', 'The networks: ' + '; '.join(
+        f'{name}: {text}' for name, text in models.NETWORKS.items()) + '.',
+            choices=tuple(models.NETWORKS), architecture=True),
     Setting('hidden_features', 400, 'Hidden width of the networks.',
             check=settings_lib.at_least(1), architecture=True),
     Setting('dropout_rate', 0.25, 'Dropout during training (never at evaluation).',
@@ -446,10 +447,11 @@ def _check_data(values):
       data_lib.parse_shape(values['data_shape']) != tuple(source.shape)):
     raise SettingError(f'--data_shape={values["data_shape"]}: --dataset={values["dataset"]} '
                        f'has examples of shape {tuple(source.shape)}; drop the flag.')
-  if values['data_shape'] and len(data_lib.parse_shape(values['data_shape'])) == 1:
-    if values['network'] == 'gru':
-      raise SettingError('--network=gru reads images as sequences of rows; these data are '
-                         f'feature vectors ({values["data_shape"]}): use --network=mlp.')
+  shape = (data_lib.parse_shape(values['data_shape']) if values['data_shape']
+           else source.shape)
+  if shape is not None and not data_lib.is_image_shape(shape) and values['network'] != 'mlp':
+    raise SettingError(f'--network={values["network"]} reads images; these data are feature '
+                       f'vectors of shape {tuple(shape)}: use --network=mlp.')
   likelihood = _likelihood_name(values)
   if values['observation_scale'] and likelihood == 'bernoulli':
     raise SettingError(f'--observation_scale={values["observation_scale"]}: the likelihood is '

@@ -533,7 +533,8 @@ class JointCodeAutoencoder(nnx.Module):
   """
 
   def __init__(self, trunk, num_categories, latent_dim, decoder_sizes=(500, 500),
-               out_shape=(784,), *, initialization='lecun', classifier=None, rngs):
+               out_shape=(784,), *, initialization='lecun', classifier=None, decoder=None,
+               rngs):
     self.trunk = trunk
     self.num_categories = num_categories
     self.latent_dim = latent_dim
@@ -543,6 +544,9 @@ class JointCodeAutoencoder(nnx.Module):
                             2 * latent_dim + (0 if classifier is not None else num_categories),
                             kernel_init=kernel_initializer(initialization, output=True),
                             rngs=rngs)
+    if decoder is not None:  # a module of its own on concat(y, z) (`ConvDecoder`)
+      self.image_decoder = decoder
+      return
     sizes = (num_categories + latent_dim,) + tuple(decoder_sizes)
     self.decoder = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
     self.out = nnx.Linear(sizes[-1], math.prod(self.out_shape), rngs=rngs)
@@ -571,6 +575,8 @@ class JointCodeAutoencoder(nnx.Module):
     """(..., K) and (..., D) -> (..., *event) logits of the Bernoulli p(x|y, z)."""
     del key  # no dropout in Table 1
     h = jnp.concatenate([y, z], axis=-1)
+    if hasattr(self, 'image_decoder'):
+      return self.image_decoder(h).reshape(*h.shape[:-1], *self.out_shape)
     for dense in self.decoder:
       h = jax.nn.relu(dense(h))
     return self.out(h).reshape(*h.shape[:-1], *self.out_shape)
@@ -627,3 +633,167 @@ def mlp_joint_code_dsprites(*, num_categories=3, latent_dim=10, input_shape=(409
   trunk = DenseTrunk(math.prod(input_shape), (width,) * 3, rngs=rngs)
   return JointCodeAutoencoder(trunk, num_categories, latent_dim, (width,) * 3, input_shape,
                               rngs=rngs)
+
+
+# --- convolutional networks (--network=conv) ----------------------------------------------
+
+# The networks a run may ask for (--network), each family saying which it builds
+# (`objectives.ModelFamily.networks`).
+NETWORKS = {
+    'mlp': 'fully connected layers on flat examples (the papers\' Tables; any data)',
+    'gru': 'recurrent, image rows as a sequence (InfoCatVAE Table 3; images)',
+    'conv': '4x4 stride-2 convolutions and their transposes (the disentanglement '
+            'literature\'s; images of any size, grey or colour)',
+}
+
+# The disentanglement literature's image encoder (Burgess et al. 2018, Locatello et al. 2019:
+# four 4x4 convolutions of stride 2 with 32, 32, 64, 64 channels, then FC 256) and its
+# transposed decoder; `conv_layout` takes as many of the four as the image's size allows.
+CONV_CHANNELS = (32, 32, 64, 64)
+CONV_FEATURES = 256
+
+
+def conv_layout(image_shape):
+  """(channels per stride-2 layer, spatial sizes [(H, W), then after each layer]) of the
+  conv networks for (H, W) or (H, W, C) images: layers while both sides exceed 4 (64x64:
+  four layers to 4x4, as the literature's; 28x28 and 32x32: three, to 4x4), at least one.
+
+  Raises:
+    ValueError: not an image shape.
+  """
+  if len(image_shape) not in (2, 3):
+    raise ValueError(f'--network=conv reads images (H, W[, C]), not examples of shape '
+                     f'{tuple(image_shape)}: use --network=mlp for feature vectors.')
+  sizes = [tuple(image_shape[:2])]
+  while len(sizes) <= len(CONV_CHANNELS) and (min(sizes[-1]) > 4 or len(sizes) == 1):
+    sizes.append(tuple(-(-n // 2) for n in sizes[-1]))  # SAME padding, stride 2
+  return CONV_CHANNELS[:len(sizes) - 1], sizes
+
+
+def _normalised(norm, h, key, update_statistics):
+  """Batch norm over every axis but the last, as `BatchNormTrunk`'s layers: running
+  averages without a key; the batch's statistics with one, updating the averages unless
+  `update_statistics` is False (then a pure function, for VAT's perturbed passes)."""
+  if key is not None and not update_statistics:
+    axes = tuple(range(h.ndim - 1))
+    mean = jnp.mean(h, axis=axes)
+    variance = jnp.mean(jnp.square(h - mean), axis=axes)
+    return (h - mean) * jax.lax.rsqrt(variance + norm.epsilon) * norm.scale[...] + norm.bias[...]
+  return norm(h, use_running_average=key is None)
+
+
+class ConvTrunk(nnx.Module):
+  """Conv encoder trunk: stride-2 4x4 convolutions (`conv_layout`), ReLU, FC 256 ReLU, on
+  flat images (B, H * W * C) reshaped to (B, H, W, C); with `batch_norm`, each layer is
+  followed by batch norm (as `BatchNormTrunk`, for the joint-code families), without it
+  there is none (CatVAE's encoder, which has dropout on its MLP only).
+
+  Has the call signatures of both `MLPEncoder` (x, key) and `BatchNormTrunk` (x, key,
+  update_statistics), and `features`.
+  """
+
+  def __init__(self, image_shape, features=CONV_FEATURES, *, batch_norm=True,
+               input_scaling='unit', initialization='lecun', rngs):
+    self.image_shape = (tuple(image_shape) if len(image_shape) == 3
+                        else tuple(image_shape) + (1,))
+    channels, sizes = conv_layout(image_shape)
+    init = kernel_initializer(initialization)
+    ins = (self.image_shape[-1],) + tuple(channels)
+    self.convs = nnx.List([nnx.Conv(a, b, (4, 4), strides=(2, 2), padding='SAME',
+                                    kernel_init=init, rngs=rngs) for a, b in zip(ins, ins[1:])])
+    flat = sizes[-1][0] * sizes[-1][1] * ins[-1]
+    self.dense = nnx.Linear(flat, features, kernel_init=init, rngs=rngs)
+    self.batch_norm = batch_norm
+    self.norms = nnx.List([nnx.BatchNorm(n, momentum=0.9, rngs=rngs)
+                           for n in tuple(channels) + (features,)] if batch_norm else [])
+    self.features = features
+    self.input_scale, self.input_shift = INPUT_SCALINGS[input_scaling]
+
+  def __call__(self, x, key=None, update_statistics=True):
+    """(B, H * W * C) or (B, H, W[, C]) -> (B, features)."""
+    h = x.reshape(x.shape[0], *self.image_shape)
+    if (self.input_scale, self.input_shift) != (1.0, 0.0):
+      h = self.input_scale * h + self.input_shift
+    layers = list(self.convs) + [self.dense]
+    for i, layer in enumerate(layers):
+      if layer is self.dense:
+        h = h.reshape(h.shape[0], -1)
+      h = layer(h)
+      if self.batch_norm:
+        h = _normalised(self.norms[i], h, key, update_statistics)
+      h = jax.nn.relu(h)
+    return h
+
+
+class ConvDecoder(nnx.Module):
+  """The conv encoder's mirror: FC 256 ReLU, FC to the smallest feature map, 4x4 transposed
+  convolutions of stride 2 (ReLU between), the last to the image's channels, each cropped
+  to the encoder's size at that depth (28 -> 14 -> 7 -> 4 is undone as 4 -> 7 -> 14 -> 28).
+  Outputs flat (..., H * W * C) logits (or means), as the MLP decoders do.
+  """
+
+  def __init__(self, in_features, image_shape, features=CONV_FEATURES, *, rngs):
+    self.image_shape = (tuple(image_shape) if len(image_shape) == 3
+                        else tuple(image_shape) + (1,))
+    channels, sizes = conv_layout(image_shape)
+    self.sizes = tuple(sizes)
+    self.hidden = nnx.Linear(in_features, features, rngs=rngs)
+    self.start_channels = channels[-1]
+    self.to_map = nnx.Linear(features, sizes[-1][0] * sizes[-1][1] * channels[-1], rngs=rngs)
+    outs = tuple(reversed(channels[:-1])) + (self.image_shape[-1],)
+    ins = (channels[-1],) + outs[:-1]
+    self.deconvs = nnx.List([nnx.ConvTranspose(a, b, (4, 4), strides=(2, 2), padding='SAME',
+                                               rngs=rngs) for a, b in zip(ins, outs)])
+
+  def __call__(self, code, key=None):
+    """(..., in_features) -> (..., H * W * C)."""
+    del key  # no dropout
+    lead = code.shape[:-1]
+    h = jax.nn.relu(self.hidden(code.reshape(-1, code.shape[-1])))
+    h = jax.nn.relu(self.to_map(h))
+    h = h.reshape(h.shape[0], *self.sizes[-1], self.start_channels)
+    targets = list(reversed(self.sizes[:-1]))
+    for i, (deconv, (rows, columns)) in enumerate(zip(self.deconvs, targets)):
+      h = deconv(h)[:, :rows, :columns]
+      if i + 1 < len(self.deconvs):
+        h = jax.nn.relu(h)
+    return h.reshape(*lead, -1)
+
+
+def conv_catvae(*, num_categories=10, delta=2, prior_scale=2.0, image_shape=(28, 28),
+                learned_prior=False, seed=0):
+  """CatVAE / InfoCatVAE with the conv encoder (`ConvTrunk`, no batch norm) and decoder
+  (`ConvDecoder`): the paper's MLP replaced for larger and colour images."""
+  rngs = nnx.Rngs(seed)
+  prior = priors.BlockPrior(num_categories, delta, prior_scale, learned=learned_prior)
+  encoder = ConvTrunk(image_shape, batch_norm=False, rngs=rngs)
+  decoder = ConvDecoder(prior.latent_dim, image_shape, rngs=rngs)
+  return CategoricalVAE(encoder, decoder, prior, rngs=rngs)
+
+
+def conv_joint_code(*, num_categories=10, latent_dim=10, image_shape=(28, 28),
+                    input_scaling='unit', initialization='lecun', classifier=False, seed=0):
+  """IMAE and its peers with the conv encoder (`ConvTrunk`, batch norm as Table 1's) and
+  decoder (`ConvDecoder` on concat(y, z)); `classifier`: p(y|x) gets a conv network of its
+  own (as --classifier_features does for the MLP)."""
+  rngs = nnx.Rngs(seed)
+  trunk = ConvTrunk(image_shape, input_scaling=input_scaling, initialization=initialization,
+                    rngs=rngs)
+  own = None
+  if classifier:
+    own = Classifier(ConvTrunk(image_shape, input_scaling=input_scaling,
+                               initialization=initialization, rngs=rngs),
+                     num_categories, initialization=initialization, rngs=rngs)
+  decoder = ConvDecoder(num_categories + latent_dim, image_shape, rngs=rngs)
+  return JointCodeAutoencoder(trunk, num_categories, latent_dim, (),
+                              (math.prod(image_shape),), initialization=initialization,
+                              classifier=own, decoder=decoder, rngs=rngs)
+
+
+def conv_classifier(*, num_categories=10, image_shape=(28, 28), input_scaling='unit',
+                    initialization='lecun', seed=0):
+  """IMSAT's classifier with the conv trunk (`ConvTrunk`, batch norm) instead of the MLP."""
+  rngs = nnx.Rngs(seed)
+  return Classifier(ConvTrunk(image_shape, input_scaling=input_scaling,
+                              initialization=initialization, rngs=rngs),
+                    num_categories, initialization=initialization, rngs=rngs)

@@ -40,3 +40,36 @@ def test_readme_python_block_runs(tmp_path, index):
   result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600, env=dict(os.environ, PYTHONPATH=str(ROOT)))
   assert result.returncode == 0, f'README python block {index}:\n{block}\n{result.stderr[-3000:]}'
+
+
+def _own_data_blocks():
+  """The ("python" | "bash", text) blocks of README's "Your own data" section, in order."""
+  text = (ROOT / 'README.md').read_text()
+  section = text.split('## Your own data\n', 1)[1].split('\n## ', 1)[0]
+  return re.findall(r'^```(python|bash)\n(.*?)^```', section, flags=re.S | re.M)
+
+
+def test_readme_has_a_command_per_format_and_the_encode_command():
+  commands = '\n'.join(block for kind, block in _own_data_blocks() if kind == 'bash')
+  for needle in ('--data=my_images ', '--data=my_arrays.npz', '--data=my_table.csv',
+                 'experiments.encode', '--network=conv'):
+    assert needle in commands, needle
+
+
+@pytest.mark.slow
+def test_readme_own_data_section_runs_in_order(tmp_path):
+  env = dict(os.environ, PYTHONPATH=str(ROOT), ICVAE_CACHE_DIR=str(tmp_path / 'cache'),
+             PATH=f'{pathlib.Path(sys.executable).parent}:{os.environ.get("PATH", "")}')
+  for index, (kind, block) in enumerate(_own_data_blocks()):
+    if kind == 'python':
+      script = tmp_path / f'own{index}.py'
+      script.write_text(block)
+      command = [sys.executable, str(script)]
+    else:
+      command = ['bash', '-euo', 'pipefail', '-c', block]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=900, env=env)
+    assert result.returncode == 0, f'block {index}:\n{block}\n{result.stderr[-3000:]}'
+  assert (tmp_path / 'codes.csv').exists() and (tmp_path / 'codes.npz').exists()
+  report = (tmp_path / 'runs' / 'my_table_imae' / 'eval' / 'report.json').read_text()
+  assert '"accuracy"' in report

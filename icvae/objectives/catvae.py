@@ -248,11 +248,17 @@ def _validate(values):
 
 
 def build_networks(config):
-  """The Table 2 MLP (network 'mlp') or the Table 3 GRU (network 'gru') `CategoricalVAE`."""
+  """The Table 2 MLP (network 'mlp'), the Table 3 GRU (network 'gru', image rows as steps)
+  or the conv networks (network 'conv', `models.conv_catvae`) `CategoricalVAE`."""
+  shape = config.image_shape
+  if config.network == 'conv':
+    return models.conv_catvae(num_categories=config.num_categories, delta=config.delta,
+                              prior_scale=config.prior_scale, image_shape=shape,
+                              learned_prior=config.learned_prior, seed=config.seed)
   if config.network == 'gru':
     return models.gru_catvae(num_categories=config.num_categories, delta=config.delta,
                              prior_scale=config.prior_scale,
-                             sequence_shape=config.image_shape,
+                             sequence_shape=(shape[0], math.prod(shape[1:])),
                              hidden_features=config.hidden_features,
                              learned_prior=config.learned_prior, seed=config.seed)
   return models.mlp_catvae(num_categories=config.num_categories, delta=config.delta,
@@ -287,7 +293,7 @@ CATVAE = objectives.register(objectives.ModelFamily(
     validate=_validate,
     report_sections=_SECTIONS,
     figures='categorical_figures',
-    networks=('mlp', 'gru')))
+    networks=('mlp', 'gru', 'conv')))
 
 INFOCATVAE = objectives.register(objectives.ModelFamily(
     name='infocatvae',
@@ -298,4 +304,4 @@ INFOCATVAE = objectives.register(objectives.ModelFamily(
     validate=_validate,
     report_sections=_SECTIONS,
     figures='categorical_figures',
-    networks=('mlp', 'gru')))
+    networks=('mlp', 'gru', 'conv')))

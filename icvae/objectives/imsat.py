@@ -131,6 +131,11 @@ class IMSAT(objectives.Objective):
 def build_networks(config):
   """IMSAT's MLP (`models.mlp_classifier`): two hidden layers of --hidden_features."""
   width = config.hidden_features
+  if config.network == 'conv':
+    return models.conv_classifier(num_categories=config.num_categories,
+                                  image_shape=config.image_shape,
+                                  input_scaling=config.input_scaling,
+                                  initialization=config.initialization, seed=config.seed)
   return models.mlp_classifier(num_categories=config.num_categories,
                                input_shape=(math.prod(config.image_shape),),
                                hidden_sizes=(width, width), input_scaling=config.input_scaling,
@@ -155,4 +160,4 @@ FAMILY = objectives.register(objectives.ModelFamily(
                 'al. 2017, eq. 7)',
     settings=SETTINGS, build_networks=build_networks, build_objective=build_objective,
     validate=validate, report_sections=('clustering', 'codes'), figures='cluster_figures',
-    networks=('mlp',)))
+    networks=('mlp', 'conv')))

@@ -250,6 +250,13 @@ def build_networks(config):
   """
   width = config.hidden_features
   input_shape = (math.prod(config.image_shape),)
+  if config.network == 'conv':
+    return models.conv_joint_code(num_categories=config.num_categories,
+                                  latent_dim=config.continuous_dim,
+                                  image_shape=config.image_shape,
+                                  input_scaling=config.input_scaling,
+                                  initialization=config.initialization,
+                                  classifier=bool(config.classifier_features), seed=config.seed)
   if config.dataset == 'dsprites':
     return models.mlp_joint_code_dsprites(num_categories=config.num_categories,
                                           latent_dim=config.continuous_dim,
@@ -286,7 +293,7 @@ def validate(values):
     raise settings_lib.SettingError(
         f'--classifier_from={values["classifier_from"]}: a warm start of p(y|x) needs its own '
         'network: set --classifier_features to the width of that run (IMSAT: 1200).')
-  if values['dataset'] == 'dsprites':
+  if values['dataset'] == 'dsprites' and values['network'] == 'mlp':
     for setting in shared.ENCODER_SETTINGS + (CLASSIFIER_FEATURES,):
       if values[setting.name] != setting.default:
         raise settings_lib.SettingError(
@@ -309,4 +316,4 @@ def family(name, description, settings, build_objective, validate_more=None):
   return objectives.ModelFamily(
       name=name, description=description, settings=SETTINGS + tuple(settings),
       build_networks=build_networks, build_objective=build_objective, validate=check,
-      report_sections=REPORT_SECTIONS, figures='joint_code_figures', networks=('mlp',))
+      report_sections=REPORT_SECTIONS, figures='joint_code_figures', networks=('mlp', 'conv'))
