@@ -12,7 +12,7 @@
 set -euo pipefail
 EPOCHS=${EPOCHS:-40}
 SEEDS=${SEEDS:-"0 1"}
-ROWS=${ROWS:-"momentum own_classifier late_reconstruction warm_start anneal"}
+ROWS=${ROWS:-"base momentum own_classifier late_reconstruction warm_start anneal"}
 PYTHON=${PYTHON:-python}
 ROOT=${RUNS:-runs/imae_levers}
 data=()
@@ -24,6 +24,8 @@ own=(--classifier_features=1200 --input_scaling=imsat --initialization=imsat)
 
 flags_of() {  # the flags of a row
   case "$1" in
+    # The recipe itself, no lever: the row the others compare with.
+    base) echo ;;
     # The paper's optimiser: momentum SGD at 1e-3, decayed 0.98 per epoch.
     momentum) echo --optimizer=momentum --learning_rate=1e-3 --learning_rate_decay=0.98 ;;
     own_classifier) echo "${own[@]}" ;;

@@ -5,9 +5,10 @@ Layers, each importing only the ones above it in this list:
   `evaluation`, `metrics`, `settings` (pure);
 - networks: `models` (Flax NNX);
 - objectives: `objectives` (one module per model family, and the registry);
-- the loop: `config`, `train`, `checkpoints`, `loop`, with `data` for the arrays (and
-  `dsprites`, which draws dSprites);
-- reporting: `figures`, `report`.
+- the loop: `config`, `train`, `checkpoints`, `loop`, with `data` for the arrays (the
+  registry of datasets; `dsprites`, which draws dSprites; `files`, which reads your own);
+- reporting: `figures`, `report`;
+- `icvae.sklearn` (scikit-learn estimators; optional, import it yourself).
 """
 
 from icvae import likelihoods

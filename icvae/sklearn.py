@@ -6,7 +6,7 @@
     z = model.transform(X)                  # (N, latent_dim) means of q(z|x)
 
 scikit-learn is an optional extra (`pip install icvae[sklearn]`). Each `fit` is a complete
-icvae run (`icvae.train_and_evaluate`) on X as --dataset=custom, with X's every example as
+icvae run (`icvae.train_and_evaluate`, on one device) on X as --dataset=custom, with X's every example as
 its training set and also as its per-epoch test set (there is no held-out split: model
 selection belongs to scikit-learn, e.g. `GridSearchCV`). The run's workdir (a new temporary
 folder unless `workdir` is given) holds its checkpoint, config.json and metrics; the
@@ -30,6 +30,7 @@ refused (dense arrays only), as the checks accept.
 import shutil
 import tempfile
 
+import jax
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.base import ClusterMixin
@@ -95,7 +96,7 @@ class _IcvaeClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                   eval_batch_size=min(1000, len(X)), network=self.network)
     try:
       config = config_lib.RunConfig(**values)
-      loop.train_and_evaluate(config, dataset)
+      loop.train_and_evaluate(config, dataset, devices=jax.local_devices()[:1])
     except (config_lib.SettingError, loop.ExperimentError, data_lib.DataError) as e:
       raise ValueError(str(e)) from e
     self.model_ = checkpoints.load_model(self.workdir_)
