@@ -107,7 +107,7 @@ def test_protocol_all_trains_and_scores_on_both_splits():
   np.testing.assert_array_equal(joined.test_labels[:30], dataset.train_labels)
   assert len(joined.test_images) == 40
   assert data.with_protocol(dataset, 'heldout') is dataset
-  with pytest.raises(data.DataError, match='dSprites'):
+  with pytest.raises(data.DataError, match='--dataset=dsprites trains on every example'):
     data.with_protocol(dataset, 'all', 'dsprites')
 
 
