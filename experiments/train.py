@@ -17,8 +17,9 @@ from absl import flags
 from experiments import common
 from icvae import data
 
+_REGISTERED = ', '.join(n for n in data.sources() if n != 'custom')
 flags.DEFINE_string('dataset', 'custom', 'The data: custom (your own files, --data) or a '
-                    f'registered dataset ({", ".join(n for n in data.sources() if n != "custom")}).')
+                    f'registered dataset ({_REGISTERED}).')
 FLAGS = flags.FLAGS
 
 

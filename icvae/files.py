@@ -275,7 +275,7 @@ def _checked_examples(x, where):
   return x.astype(np.float32)
 
 
-def _checked_labels(y, count, where, names=None):
+def _checked_labels(y, count, where):
   """int32 labels (count,), or a DataError: non-integer, negative or miscounted labels."""
   y = np.asarray(y)
   if y.ndim != 1 or len(y) != count:

@@ -495,8 +495,9 @@ class _Run:
     if is_writer() and self.start_epoch < self.config.num_epochs:  # a finished run keeps its checkpoints' config
       write_atomically(self.workdir / 'config.json',
                        json.dumps(self.config.to_dict(), indent=2) + '\n')
-    if is_writer() and statistics is not None and not (self.workdir / checkpoints.STATISTICS_FILE).exists():
-      write_atomically(self.workdir / checkpoints.STATISTICS_FILE, json.dumps(statistics) + '\n')
+    saved = self.workdir / checkpoints.STATISTICS_FILE
+    if is_writer() and statistics is not None and not saved.exists():
+      write_atomically(saved, json.dumps(statistics) + '\n')
 
   def save(self, epoch, state, force):
     checkpoints.save(self.manager, epoch, state, self.config, self.key, force=force)

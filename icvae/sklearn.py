@@ -6,10 +6,11 @@
     z = model.transform(X)                  # (N, latent_dim) means of q(z|x)
 
 scikit-learn is an optional extra (`pip install icvae[sklearn]`). Each `fit` is a complete
-icvae run (`icvae.train_and_evaluate`, on one device) on X as --dataset=custom, with X's every example as
-its training set and also as its per-epoch test set (there is no held-out split: model
-selection belongs to scikit-learn, e.g. `GridSearchCV`). The run's workdir (a new temporary
-folder unless `workdir` is given) holds its checkpoint, config.json and metrics; the
+icvae run (`icvae.train_and_evaluate`, on one device) on X as --dataset=custom, with X's
+every example as its training set and also as its per-epoch test set (there is no held-out
+split: model selection belongs to scikit-learn, e.g. `GridSearchCV`). The run's workdir (a
+new temporary folder unless `workdir` is given) holds its checkpoint, config.json and
+metrics; the
 fitted estimator reads its model from there (`icvae.load_model`), so a pickled estimator
 needs that folder. Feature tables (2-D X) are standardised as the binaries do (a Gaussian
 likelihood), images in [0, 1] or uint8 get the Bernoulli one.
