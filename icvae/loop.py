@@ -232,7 +232,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
     config: `icvae.config.RunConfig`.
     dataset: optional in-memory `data.Dataset` with the splits as loaded (default: loaded
       from config.dataset); --protocol and --train_examples are applied to it.
-    devices: devices to shard the batch over (default: every device of every process).
+    devices: devices to shard the batch over (default: every device of every process; in
+      one process, the most devices that divide the batch and the test set evenly).
 
   Raises:
     ExperimentError: other settings in the workdir, a workdir in use by another process, a
@@ -242,6 +243,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
     data.DataError: missing or corrupt data.
   """
   config, dataset, statistics = _checked_dataset(config, dataset)
+  if devices is None:
+    devices = _dividing_devices(config.batch_size, len(dataset.test_images))
   mesh = train.data_mesh(devices)
   if config.batch_size % mesh.size:
     raise ExperimentError(f'--batch_size={config.batch_size} must be a multiple of the '
@@ -375,6 +378,21 @@ def _checked_dataset(config, dataset):
     raise ExperimentError(f'--batch_size={config.batch_size} exceeds the '
                           f'{len(dataset.train_images)} training examples.')
   return config, dataset, statistics
+
+
+def _dividing_devices(batch_size, test_count):
+  """Every device, or in one process the most of them that divide both the batch and the
+  test set into equal shares (small data of your own on a many-device host); None: all."""
+  devices = jax.devices()
+  if jax.process_count() > 1:
+    return None
+  count = len(devices)
+  while count > 1 and (batch_size % count or test_count % count):
+    count -= 1
+  if count < len(devices):
+    log.info('training on %d of the %d devices: the batch of %d and the %d test examples '
+             'split evenly over %d', count, len(devices), batch_size, test_count, count)
+  return devices[:count]
 
 
 def _with_shape_of(config, dataset):

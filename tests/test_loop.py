@@ -287,3 +287,13 @@ def test_a_finished_run_keeps_its_config_when_asked_for_fewer_epochs(tmp_path, c
     loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=1), dataset)
   assert 'trained to epoch 2 already' in caplog.text
   assert json.loads((workdir / 'config.json').read_text())['num_epochs'] == 2
+
+
+def test_small_data_train_on_the_devices_that_split_them_evenly(tmp_path, caplog):
+  import jax
+  assert len(jax.devices()) == 4  # conftest's virtual devices
+  dataset = fakes.tiny_dataset(n_test=10)  # 10 test examples: 2 devices of 4 split them
+  with caplog.at_level('INFO', logger='icvae'):
+    loop.train_and_evaluate(fakes.tiny_config(tmp_path / 'run', num_epochs=1), dataset)
+  assert 'training on 2 of the 4 devices' in caplog.text
+  assert (tmp_path / 'run' / 'metrics.jsonl').exists()
