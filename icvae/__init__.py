@@ -1,12 +1,12 @@
 """icvae: categorical + continuous latent codes (CatVAE, InfoCatVAE and peers) in JAX / Flax NNX.
 
 Layers, each importing only the ones above it in this list:
-- math: `likelihoods`, `priors`, `losses`, `information`, `disentanglement`, `vat`,
-  `evaluation`, `metrics`, `settings` (pure);
+- math and data: `likelihoods`, `priors`, `losses`, `information`, `disentanglement`, `vat`,
+  `evaluation`, `metrics`, `settings` (pure); `data` (the registry of datasets and their
+  arrays), `dsprites` (draws dSprites), `files` (reads your own data);
 - networks: `models` (Flax NNX);
 - objectives: `objectives` (one module per model family, and the registry);
-- the loop: `config`, `train`, `checkpoints`, `loop`, with `data` for the arrays (the
-  registry of datasets; `dsprites`, which draws dSprites; `files`, which reads your own);
+- the loop: `config`, `train`, `checkpoints`, `loop`;
 - reporting: `figures`, `report`;
 - `icvae.sklearn` (scikit-learn estimators; optional, import it yourself).
 """

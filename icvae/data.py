@@ -557,6 +557,9 @@ class DataSource:
     reads_files: the source reads --data and its options (`icvae.files`).
     likelihood: the default observation model ('bernoulli' for images in [0, 1]); None:
       chosen from the data's shape (`RunConfig.likelihood`).
+    paper_networks: which of a paper's per-dataset networks the families build for it with
+      --network=mlp: '' (their defaults; IMAE's Table 1) or 'imae_table2' (IMAE's dSprites
+      networks, `models.mlp_joint_code_dsprites`).
   """
   name: str
   description: str
@@ -567,6 +570,7 @@ class DataSource:
   test_in_train: bool = False
   reads_files: bool = False
   likelihood: Optional[str] = None
+  paper_networks: str = ''
 
 
 _SOURCES = {}
@@ -623,4 +627,4 @@ register(DataSource(
     name='dsprites', description='dSprites, 64x64 binary, drawn by icvae.dsprites',
     load=lambda options: load_dsprites(getattr(options, 'data_dir', '') or None),
     shape=(64, 64), train_size=dsprites.NUM_IMAGES, test_size=DSPRITES_TEST_EXAMPLES,
-    test_in_train=True, likelihood='bernoulli'))
+    test_in_train=True, likelihood='bernoulli', paper_networks='imae_table2'))

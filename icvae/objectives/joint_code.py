@@ -37,6 +37,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from icvae import data as data_lib
 from icvae import information
 from icvae import likelihoods
 from icvae import losses
@@ -257,7 +258,7 @@ def build_networks(config):
                                   input_scaling=config.input_scaling,
                                   initialization=config.initialization,
                                   classifier=bool(config.classifier_features), seed=config.seed)
-  if config.dataset == 'dsprites':
+  if data_lib.get_source(config.dataset).paper_networks == 'imae_table2':
     return models.mlp_joint_code_dsprites(num_categories=config.num_categories,
                                           latent_dim=config.continuous_dim,
                                           input_shape=input_shape, width=width,
@@ -293,7 +294,8 @@ def validate(values):
     raise settings_lib.SettingError(
         f'--classifier_from={values["classifier_from"]}: a warm start of p(y|x) needs its own '
         'network: set --classifier_features to the width of that run (IMSAT: 1200).')
-  if values['dataset'] == 'dsprites' and values['network'] == 'mlp':
+  if (data_lib.get_source(values['dataset']).paper_networks == 'imae_table2'
+      and values['network'] == 'mlp'):
     for setting in shared.ENCODER_SETTINGS + (CLASSIFIER_FEATURES,):
       if values[setting.name] != setting.default:
         raise settings_lib.SettingError(
