@@ -430,3 +430,19 @@ def test_each_format_trains_through_the_binary_and_encodes_as_the_library(tmp_pa
     np.testing.assert_array_equal(table['cluster'], expected['cluster'])
     np.testing.assert_allclose(table['p_1'], expected['probabilities'][:, 1], atol=1e-6)
     np.testing.assert_allclose(table['z_mean_0'], expected['z_mean'][:, 0], atol=1e-6)
+
+
+@pytest.mark.parametrize('model', ['imae', 'catvae'])
+def test_colour_images_train_with_the_conv_networks(tmp_path, model):
+  rng = np.random.default_rng(12)
+  np.savez(tmp_path / 'c.npz', x_train=rng.integers(0, 256, (48, 10, 12, 3), dtype=np.uint8),
+           y_train=np.arange(48) % 2)
+  config = icvae.RunConfig(model=model, data=str(tmp_path / 'c.npz'), network='conv',
+                           batch_size=16, num_epochs=1, workdir=str(tmp_path / 'run'),
+                           progress=False)
+  icvae.train_and_evaluate(config)
+  loaded = icvae.load_model(tmp_path / 'run')
+  assert loaded.config.data_shape == '10,12,3'
+  codes = loaded.codes(rng.integers(0, 256, (5, 10, 12, 3), dtype=np.uint8))
+  assert codes['probabilities'].shape == (5, loaded.config.num_categories)
+  assert np.all(np.isfinite(codes['z_mean']))

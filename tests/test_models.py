@@ -180,3 +180,50 @@ def test_decoder_is_fed_z_at_every_step_from_a_state_set_by_z():
     carry, hidden = decoder.cell(carry, z)
     expected = jax.nn.sigmoid(decoder.out(jax.nn.relu(hidden)))
     np.testing.assert_allclose(out[:, t], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize('shape,sizes', [
+    ((28, 28), [(28, 28), (14, 14), (7, 7), (4, 4)]),
+    ((64, 64), [(64, 64), (32, 32), (16, 16), (8, 8), (4, 4)]),
+    ((32, 32, 3), [(32, 32), (16, 16), (8, 8), (4, 4)]),
+    ((12, 10, 3), [(12, 10), (6, 5), (3, 3)]),
+])
+def test_conv_layout_halves_to_four_and_the_decoder_returns_the_image_shape(shape, sizes):
+  assert models.conv_layout(shape)[1] == sizes
+  pixels = int(np.prod(shape))
+  x = jnp.asarray(np.random.default_rng(0).uniform(size=(3, pixels)), jnp.float32)
+  net = models.conv_joint_code(num_categories=4, latent_dim=2, image_shape=shape)
+  posterior = net.encode(x)
+  assert posterior.logits.shape == (3, 4) and posterior.mean.shape == (3, 2)
+  assert net.decode(jnp.eye(4)[:3], posterior.mean).shape == (3, pixels)
+  catvae = models.conv_catvae(num_categories=4, delta=1, image_shape=shape)
+  assert catvae.decode(jnp.zeros((5, 2, 4))).shape == (5, 2, pixels)  # leading axes kept
+
+
+def test_conv_layers_are_4x4_stride_2_convolutions():
+  trunk = models.ConvTrunk((8, 8), features=5, batch_norm=False, rngs=nnx.Rngs(0))
+  x = np.random.default_rng(1).uniform(size=(2, 8, 8)).astype(np.float32)
+  first = trunk.convs[0]
+  kernel, bias = np.asarray(first.kernel[...]), np.asarray(first.bias[...])
+  assert kernel.shape == (4, 4, 1, 32)
+  # SAME padding with stride 2 on 8 pixels pads 1 before and 1 after (total 4 - 2 = 2).
+  padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+  by_hand = np.zeros((2, 4, 4, 32), np.float32)
+  for i in range(4):
+    for j in range(4):
+      patch = padded[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4]
+      by_hand[:, i, j] = np.einsum('bij,ijc->bc', patch, kernel[:, :, 0]) + bias
+  np.testing.assert_allclose(first(jnp.asarray(x)[..., None]), by_hand, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_batch_norm_without_updates_is_the_training_normalisation():
+  trunk = models.ConvTrunk((16, 16), features=8, rngs=nnx.Rngs(0))
+  x = jnp.asarray(np.random.default_rng(2).uniform(size=(6, 256)), jnp.float32)
+  before = jax.tree.map(np.asarray, nnx.state(trunk, nnx.BatchStat))
+  pure = trunk(x, jax.random.key(0), update_statistics=False)
+  unchanged = jax.tree.map(np.asarray, nnx.state(trunk, nnx.BatchStat))
+  jax.tree.map(np.testing.assert_array_equal, before, unchanged)
+  trained = trunk(x, jax.random.key(0))
+  np.testing.assert_allclose(pure, trained, rtol=1e-5, atol=1e-5)
+  after = jax.tree.map(np.asarray, nnx.state(trunk, nnx.BatchStat))
+  assert not np.allclose(after['norms'][0]['mean'], before['norms'][0]['mean'])
