@@ -434,6 +434,10 @@ def _numeric(column):
   if column.dtype.kind in 'biuf':
     return column.astype(np.float64)
   try:
+    return column.astype(np.float64)  # vectorised; fails on empty or non-numeric cells
+  except (TypeError, ValueError):
+    pass
+  try:
     return np.asarray([float(v) if v not in ('', None) else np.nan for v in column], np.float64)
   except (TypeError, ValueError):
     return None
