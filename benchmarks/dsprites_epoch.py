@@ -54,7 +54,7 @@ def main(argv):
     state, metrics, seconds = timing.timed_epoch(epoch, state, images, key,
                                                  train.replicate(np.int32(1), mesh))
     per_step = seconds / FLAGS.steps
-    full = per_step * (data.TRAIN_SIZES['dsprites'] // config.batch_size)
+    full = per_step * (data.get_source('dsprites').train_size // config.batch_size)
     print(f'| {model} | {config.batch_size} | {per_step:.3f} | {count / seconds:,.0f} | '
           f'{full:.0f} |  (loss {float(metrics["loss"]):.1f})', flush=True)
 
