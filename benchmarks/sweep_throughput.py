@@ -21,7 +21,7 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from experiments import common
+from icvae.cli import common
 from icvae import checkpoints
 from icvae import data
 from icvae import sweep

@@ -8,9 +8,9 @@ latent traversals (`icvae.report`, section 'disentanglement'). Figure 5's sweep:
 python -m experiments.dsprites_figure5.
 """
 
-from absl import app
+import sys
 
-from experiments import common
+from icvae.cli import main
 
 if __name__ == '__main__':
-  app.run(common.main_for('dsprites'))
+  main.run_dataset('dsprites', sys.argv, __doc__)

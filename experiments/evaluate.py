@@ -1,40 +1,9 @@
-r"""Evaluates the latest checkpoint of a training workdir: report.json and figures.
-
-  python -m experiments.evaluate --workdir=runs/fashion_mnist_infocatvae [--data_dir=...]
-
-Uses the run's own config.json; writes <workdir>/eval/report.json and PNG figures. The sizes
-(--iwae_samples, --num_generated, --kde_train_examples, --kde_folds) default to the paper's
-protocol.
-"""
+"""`python -m experiments.evaluate` in a checkout: the same program as `icvae evaluate`
+(`icvae/cli/evaluate.py`, where its documentation is)."""
 
 import sys
 
-from absl import app
-from absl import flags
-
-from experiments import common
-from icvae import report
-
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  if not FLAGS.workdir:
-    raise app.UsageError('--workdir is required: the workdir of a training run.')
-  options = common.eval_options_from_flags()
-  log = common.setup_logging()
-  try:
-    result = report.evaluate_run(FLAGS.workdir, data_dir=FLAGS.data_dir, options=options)
-  except common.ERRORS as e:
-    sys.stderr.write(f'error: {e}\n')
-    sys.exit(1)
-  except KeyboardInterrupt:
-    sys.stderr.write('interrupted; nothing of this evaluation was written.\n')
-    sys.exit(130)
-  log.info('%s', common.summary_line(result))
-
+from icvae.cli import main
 
 if __name__ == '__main__':
-  app.run(main)
+  main.run('evaluate', sys.argv)

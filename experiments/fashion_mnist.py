@@ -3,9 +3,9 @@ r"""Trains CatVAE / InfoCatVAE on fashion-mnist (Table 2 MLP).
   python -m experiments.fashion_mnist --flagfile=experiments/flags/fashion_mnist_infocatvae.flags
 """
 
-from absl import app
+import sys
 
-from experiments import common
+from icvae.cli import main
 
 if __name__ == '__main__':
-  app.run(common.main_for('fashion_mnist'))
+  main.run_dataset('fashion_mnist', sys.argv, __doc__)

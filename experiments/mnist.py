@@ -3,9 +3,9 @@ r"""Trains CatVAE / InfoCatVAE on mnist (Table 2 MLP).
   python -m experiments.mnist --flagfile=experiments/flags/mnist_infocatvae.flags
 """
 
-from absl import app
+import sys
 
-from experiments import common
+from icvae.cli import main
 
 if __name__ == '__main__':
-  app.run(common.main_for('mnist'))
+  main.run_dataset('mnist', sys.argv, __doc__)

@@ -7,9 +7,9 @@ free-prior baseline is --learned_prior. Row-by-row Fashion-MNIST:
 python -m experiments.fashion_mnist --network=gru ...
 """
 
-from absl import app
+import sys
 
-from experiments import common
+from icvae.cli import main
 
 if __name__ == '__main__':
-  app.run(common.main_for('mnist', network='gru'))
+  main.run_dataset('mnist', sys.argv, __doc__, network='gru')

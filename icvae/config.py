@@ -262,16 +262,17 @@ class RunConfig:
     return cls(**{k: v for k, v in saved.items() if k in own})
 
   @classmethod
-  def from_flagfile(cls, path, dataset, **overrides):
-    """The RunConfig of a flagfile (`experiments/flags/*.flags`: `--name=value` lines, `#`
-    comments), on `dataset` (required: the binary sets it, not the flagfile; the networks
-    depend on it), with `overrides` applied; the binaries' flags that are not
-    settings (evaluation sizes, --final_eval, ...) are skipped.
+  def from_flagfile(cls, path, dataset=None, **overrides):
+    """The RunConfig of a flagfile (`--name=value` lines, `#` comments; the shipped ones are
+    `icvae.cli.configs.path(name)`), with `overrides` applied. The dataset is `dataset` when
+    given, else the flagfile's --dataset. The programs' flags that are not settings
+    (evaluation sizes, --final_eval, ...) are skipped.
 
     Raises:
-      SettingError: naming the flag, as on the command line.
+      SettingError: naming the flag, as on the command line; or when neither the flagfile nor
+        `dataset` names the dataset.
     """
-    values = {'dataset': dataset}
+    values = {}
     known = all_settings()
     for line in open(path).read().splitlines():
       line = line.strip()
@@ -283,6 +284,11 @@ class RunConfig:
       if name not in known:
         raise SettingError(f'{path}: --{name}: not a setting of any model.')
       values[name] = _parse(known[name], text)
+    if dataset is not None:
+      values['dataset'] = dataset
+    if 'dataset' not in values and 'dataset' not in overrides:
+      raise SettingError(f'{path} names no --dataset: add a --dataset= line, or pass '
+                         'dataset=.')
     values.update(overrides)
     return cls(**values)
 

@@ -1,10 +1,10 @@
-"""experiments.beta_sweep: which runs it trains, and the table and figure it draws from them."""
+"""icvae.cli.beta_sweep: which runs it trains, and the table and figure it draws from them."""
 
 import json
 
 import numpy as np
 
-from experiments import beta_sweep
+from icvae.cli import beta_sweep
 
 
 def _write_run(folder, model, beta, seed, accuracy, epochs=3):

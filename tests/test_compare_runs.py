@@ -1,8 +1,8 @@
-"""experiments.compare_runs on hand-made workdirs with known differences."""
+"""icvae.cli.compare_runs on hand-made workdirs with known differences."""
 
 import json
 
-from experiments import compare_runs
+from icvae.cli import compare_runs
 
 
 def _workdir(path, records, report):

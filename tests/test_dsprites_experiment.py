@@ -196,7 +196,7 @@ def test_catvae_on_dsprites_reads_4096_pixels_and_skips_disentanglement(tmp_path
 
 
 def test_figure5_driver_ties_beta_to_gamma_and_tabulates_the_reports(tmp_path):
-  from experiments import dsprites_figure5
+  from icvae.cli import dsprites_figure5
   assert dsprites_figure5.sweep_flag('imae', [1, 4]) == 'gamma,beta,vat_weight:1:0.5:0.5,4:2:2'
   assert dsprites_figure5.sweep_flag('beta_vae', [1, 4]) == 'beta,vat_weight:1:1,4:4'
   for model, x, key in (('imae', 4.0, 'gamma'), ('beta_vae', 4.0, 'beta')):

@@ -45,7 +45,7 @@ def _params_of_checkpoint(directory, epoch):
 
 @pytest.fixture
 def parsed_flags():
-  from experiments import common  # defines the flags
+  from icvae.cli import common  # defines the flags
   del common
   with flagsaver.flagsaver():
     flags.FLAGS.unparse_flags()
@@ -84,7 +84,7 @@ CATVAE_FLAGFILE = ROOT / 'experiments' / 'flags' / 'mnist_catvae.flags'
 ])
 def test_bad_flags_name_the_flag(parsed_flags, tmp_path, argv, flag):
   from absl import app
-  from experiments import common
+  from icvae.cli import common
   a_file = tmp_path / 'a_file'
   a_file.write_text('')
   argv = [arg.format(a_file=a_file, aae=AAE_FLAGFILE, catvae=CATVAE_FLAGFILE) for arg in argv]
@@ -97,7 +97,7 @@ def test_bad_flags_name_the_flag(parsed_flags, tmp_path, argv, flag):
 
 @pytest.mark.parametrize('flagfile', sorted((ROOT / 'experiments' / 'flags').glob('*.flags')))
 def test_every_flagfile_builds_a_config(parsed_flags, tmp_path, flagfile):
-  from experiments import common
+  from icvae.cli import common
   parsed_flags(['prog', f'--flagfile={flagfile}', f'--workdir={tmp_path}/w'])
   config = common.config_from_flags('mnist')
   assert config.build_objective() is not None
@@ -106,7 +106,7 @@ def test_every_flagfile_builds_a_config(parsed_flags, tmp_path, flagfile):
 
 
 def test_unused_setting_at_its_off_value_is_accepted(parsed_flags, tmp_path):
-  from experiments import common
+  from icvae.cli import common
   parsed_flags(['prog', f'--flagfile={ROOT}/experiments/flags/mnist_catvae.flags',
                 f'--workdir={tmp_path}/w'])
   config = common.config_from_flags('mnist')  # the flagfile says --beta_info=0
@@ -121,14 +121,14 @@ def test_unused_setting_at_its_off_value_is_accepted(parsed_flags, tmp_path):
 ])
 def test_bad_evaluation_flags_name_the_flag(parsed_flags, argv, flag):
   from absl import app
-  from experiments import common
+  from icvae.cli import common
   parsed_flags(['prog'] + argv)
   with pytest.raises(app.UsageError, match=flag):
     common.eval_options_from_flags()
 
 
 def test_observation_scale_picks_the_gru_likelihood(parsed_flags, tmp_path):
-  from experiments import common
+  from icvae.cli import common
   from icvae import likelihoods
   seq = f'{ROOT}/experiments/flags/seq_mnist_catvae.flags'
   parsed_flags(['prog', f'--flagfile={seq}', f'--workdir={tmp_path}/w',
@@ -141,7 +141,7 @@ def test_observation_scale_picks_the_gru_likelihood(parsed_flags, tmp_path):
 
 
 def test_good_flags_build_the_config(parsed_flags, tmp_path):
-  from experiments import common
+  from icvae.cli import common
   parsed_flags(['prog', f'--flagfile={ROOT}/experiments/flags/mnist_infocatvae.flags',
                 f'--workdir={tmp_path}/w', '--latent_dim=30', '--delta=3'])
   config = common.config_from_flags('mnist')

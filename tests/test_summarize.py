@@ -1,8 +1,8 @@
-"""experiments.summarize_results: groups seeds and prints mean ± sample std."""
+"""icvae.cli.summarize_results: groups seeds and prints mean ± sample std."""
 
 import json
 
-from experiments import summarize_results
+from icvae.cli import summarize_results
 
 
 def _report(accuracy, usage, iwae=None):

@@ -1,0 +1,227 @@
+r"""The shape of the IMAE paper's Figure 3: accuracy, I(x; y) and reconstruction against beta
+for IMAE, β-VAE, InfoVAE and JointVAE (gamma = 2 beta for IMAE), all with the same VAT.
+
+  icvae beta-sweep --dataset=mnist --betas=1,5,10,30 --seeds=0 \
+      --num_epochs=10 --data_dir=../shared/data/mnist
+
+(`python -m experiments.beta_sweep ...` in a checkout.) Each point is a training run
+(`icvae train`) of the model's shipped config (`<dataset>_<model>`, `<dataset>_imae_paper`
+for IMAE) with
+--beta, --vat_weight, --num_epochs and --seed overridden, in <runs>/<model>_beta<B>_seed<S>
+(a run already trained is reused, a stopped one resumes). The numbers are the test-set
+evaluation the loop writes after the last epoch (metrics.jsonl): Hungarian accuracy,
+I(x; y) (eq. 7 averaged over test batches of 1000) and the reconstruction log-likelihood of
+the argmax y and mean z. Writes <runs>/figure3.png and <runs>/figure3.md: the mean over
+seeds with the paper's shaded 80% interval (the 10th to 90th percentile of the seeds, linear
+interpolation), and IMSAT's accuracy and I(x; y) as a reference line when --reference names
+IMSAT workdirs (their last test evaluation). --parallel runs that many trainings at once (2 on
+a 2-core CPU). The paper's full size: betas over [1, 10] and more, 10 seeds, its epochs (not
+stated).
+"""
+
+import collections
+import concurrent.futures
+import glob
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+
+from icvae.cli import configs
+
+MODELS = ('imae', 'beta_vae', 'info_vae', 'joint_vae')
+LABELS = {'imae': 'IMAE', 'beta_vae': 'β-VAE', 'info_vae': 'InfoVAE', 'joint_vae': 'JointVAE'}
+QUANTITIES = (('test/clustering_accuracy', 'test accuracy (Hungarian)'),
+              ('test/mutual_information_y', 'I(x; y), nats'),
+              ('test/reconstruction', 'reconstruction log-lik., nats'))
+
+def define_flags():
+  """The binary's flags (defined when run, so that importing this module defines none)."""
+  flags.DEFINE_enum('dataset', 'mnist', ['mnist', 'fashion_mnist'], 'The data.')
+  flags.DEFINE_list('betas', ['1', '5', '10', '30'], 'The beta values.')
+  flags.DEFINE_list('models', list(MODELS), 'Models to sweep.')
+  flags.DEFINE_list('seeds', ['0'], 'Seeds per point.')
+  flags.DEFINE_integer('num_epochs', 10, 'Epochs per run.')
+  flags.DEFINE_float('vat_weight', 5.0, 'The VAT weight of every run (0: no VAT).')
+  flags.DEFINE_string('runs', '', 'Folder of the runs and outputs; default '
+                      'runs/beta_sweep/<dataset>.')
+  flags.DEFINE_string('data_dir', '', 'MNIST IDX folder (optional).')
+  flags.DEFINE_bool('plot_only', False, 'Only collect the runs already there and plot.')
+  flags.DEFINE_integer('parallel', 1, 'Trainings run at once.', lower_bound=1)
+  flags.DEFINE_string('reference', '', 'A glob of IMSAT workdirs (e.g. '
+                      'runs/imsat_results/mnist_imsat_heldout_seed*): their mean final test '
+                      'accuracy and I(x; y) are drawn as a reference line.')
+
+
+FLAGS = flags.FLAGS
+
+
+def flagfile(dataset, model):
+  """The shipped flagfile of `model` on `dataset` (IMAE: the paper's settings)."""
+  return configs.path(f'{dataset}_imae_paper' if model == 'imae' else f'{dataset}_{model}')
+
+
+def workdir(runs, model, beta, seed):
+  return pathlib.Path(runs) / f'{model}_beta{beta:g}_seed{seed}'
+
+
+def final_record(path, num_epochs):
+  """The last metrics.jsonl record of a run trained to `num_epochs`, or None."""
+  metrics = pathlib.Path(path) / 'metrics.jsonl'
+  if not metrics.exists():
+    return None
+  records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+  last = [r for r in records if r.get('epoch') == num_epochs and 'test/clustering_accuracy' in r]
+  return last[-1] if last else None
+
+
+def train(model, beta, seed):
+  """Runs (or resumes) one point of the sweep in a subprocess."""
+  command = [sys.executable, '-m', 'icvae', 'train',
+             f'--flagfile={flagfile(FLAGS.dataset, model)}', f'--dataset={FLAGS.dataset}',
+             f'--beta={beta}',
+             f'--vat_weight={FLAGS.vat_weight}', f'--num_epochs={FLAGS.num_epochs}',
+             f'--seed={seed}', f'--workdir={workdir(FLAGS.runs, model, beta, seed)}',
+             f'--eval_every={FLAGS.num_epochs}',
+             f'--checkpoint_every={min(10, FLAGS.num_epochs)}',
+             '--final_eval=false', '--progress=false']
+  if model == 'imae':
+    command.append(f'--gamma={2 * beta}')
+  if FLAGS.data_dir:
+    command.append(f'--data_dir={FLAGS.data_dir}')
+  logging.info('training %s beta=%g seed=%s', model, beta, seed)
+  log = workdir(FLAGS.runs, model, beta, seed).with_suffix('.log')
+  log.parent.mkdir(parents=True, exist_ok=True)
+  with open(log, 'a') as stream:
+    subprocess.run(command, check=True, stderr=stream)
+
+
+def interval(values, coverage=0.8):
+  """(low, high): the central `coverage` interval of the values (percentiles, linear)."""
+  tail = 50 * (1 - coverage)
+  return np.percentile(values, tail), np.percentile(values, 100 - tail)
+
+
+def reference_records(pattern):
+  """The last test evaluation (metrics.jsonl) of every workdir matching `pattern`."""
+  records = []
+  for path in sorted(glob.glob(pattern)):
+    lines = (pathlib.Path(path) / 'metrics.jsonl').read_text().splitlines()
+    tested = [json.loads(line) for line in lines if 'test/clustering_accuracy' in line]
+    if tested:
+      records.append(tested[-1])
+  return records
+
+
+def collect(runs, models, betas, seeds, num_epochs):
+  """{model: {beta: [final records over seeds]}} of the runs trained to `num_epochs`."""
+  found = collections.defaultdict(dict)
+  for model in models:
+    for beta in betas:
+      records = [final_record(workdir(runs, model, beta, seed), num_epochs) for seed in seeds]
+      found[model][beta] = [r for r in records if r is not None]
+  return found
+
+
+def table(found, betas, reference=()):
+  """Markdown: per model and beta, each quantity's mean ± std [80% interval] over seeds."""
+  lines = ['| model | beta | seeds | ' + ' | '.join(label for _, label in QUANTITIES) + ' |',
+           '|---|---|---|' + '---|' * len(QUANTITIES)]
+  if reference:
+    cells = []
+    for key, _ in QUANTITIES:
+      values = np.array([r[key] for r in reference if key in r])
+      cells.append(_cell(values) if len(values) else '')
+    lines.append(f'| IMSAT (reference) | | {len(reference)} | ' + ' | '.join(cells) + ' |')
+  for model, by_beta in found.items():
+    for beta in betas:
+      records = by_beta.get(beta, [])
+      if not records:
+        continue
+      cells = [_cell(np.array([r[key] for r in records])) for key, _ in QUANTITIES]
+      lines.append(f'| {LABELS.get(model, model)} | {beta:g} | {len(records)} | '
+                   + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
+
+
+def _cell(values):
+  if len(values) < 2:
+    return f'{values.mean():.3f}'
+  low, high = interval(values)
+  return f'{values.mean():.3f} ± {values.std(ddof=1):.3f} [{low:.3f}, {high:.3f}]'
+
+
+def plot(found, betas, path, title, reference=()):
+  figure, axes = plt.subplots(1, len(QUANTITIES), figsize=(4.2 * len(QUANTITIES), 3.4))
+  for model, by_beta in found.items():
+    points = [(beta, [r for r in by_beta.get(beta, [])]) for beta in betas]
+    points = [(beta, records) for beta, records in points if records]
+    if not points:
+      continue
+    for axis, (key, label) in zip(axes, QUANTITIES):
+      x = [beta for beta, _ in points]
+      values = [np.array([r[key] for r in records]) for _, records in points]
+      line, = axis.plot(x, [v.mean() for v in values], marker='o',
+                        label=LABELS.get(model, model))
+      bands = [interval(v) for v in values]
+      axis.fill_between(x, [b[0] for b in bands], [b[1] for b in bands],
+                        color=line.get_color(), alpha=0.2, linewidth=0)
+      axis.set_xscale('log')
+      axis.set_xlabel('beta (IMAE: gamma = 2 beta)')
+      axis.set_ylabel(label)
+  for axis, (key, label) in zip(axes, QUANTITIES):
+    if key == 'test/mutual_information_y':
+      axis.axhline(math.log(10), color='grey', linestyle=':', label='log 10')
+    values = [r[key] for r in reference if key in r]
+    if values:
+      axis.axhline(np.mean(values), color='black', linestyle='--',
+                   label=f'IMSAT ({len(values)} runs)')
+  axes[0].legend(fontsize=8)
+  figure.suptitle(title, fontsize=10)
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+
+
+def main(argv):
+  del argv
+  FLAGS.runs = FLAGS.runs or f'runs/beta_sweep/{FLAGS.dataset}'
+  try:
+    betas = [float(b) for b in FLAGS.betas]
+    seeds = [int(s) for s in FLAGS.seeds]
+  except ValueError as e:
+    raise app.UsageError(f'--betas must be numbers and --seeds integers ({e}).') from e
+  if any(b < 0 or not math.isfinite(b) for b in betas):
+    raise app.UsageError(f'--betas={",".join(FLAGS.betas)}: every beta must be >= 0.')
+  unknown = set(FLAGS.models) - set(MODELS)
+  if unknown:
+    raise app.UsageError(f'--models: unknown {sorted(unknown)}; choose from {MODELS}.')
+  if not FLAGS.plot_only:
+    todo = [(model, beta, seed) for seed in seeds for beta in betas for model in FLAGS.models
+            if final_record(workdir(FLAGS.runs, model, beta, seed), FLAGS.num_epochs) is None]
+    with concurrent.futures.ThreadPoolExecutor(FLAGS.parallel) as pool:
+      for future in [pool.submit(train, *point) for point in todo]:
+        future.result()
+  found = collect(FLAGS.runs, FLAGS.models, betas, seeds, FLAGS.num_epochs)
+  if not any(records for by_beta in found.values() for records in by_beta.values()):
+    raise app.UsageError(f'no finished runs under --runs={FLAGS.runs}.')
+  out = pathlib.Path(FLAGS.runs)
+  reference = reference_records(FLAGS.reference) if FLAGS.reference else []
+  title = (f'{FLAGS.dataset}: {FLAGS.num_epochs} epochs, VAT weight {FLAGS.vat_weight:g}, '
+           f'seeds {",".join(map(str, seeds))} (mean, shaded: 80% of the seeds)')
+  plot(found, betas, out / 'figure3.png', title, reference)
+  text = (f'{title}\n\nCells: mean ± std [10th, 90th percentile] over seeds.\n\n'
+          f'{table(found, betas, reference)}\n')
+  (out / 'figure3.md').write_text(text)
+  print(text)
+  logging.info('wrote %s and %s', out / 'figure3.png', out / 'figure3.md')
