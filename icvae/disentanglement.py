@@ -347,7 +347,7 @@ def sample_points(rng, num_points, num_images):
 
 
 def histogram_discretize(codes, num_bins=20):
-  """Equal-width bins per column: np.digitize(x, np.histogram(x, num_bins)[1][:-1]).
+  """Equal-width bins per column: `np.digitize(x, np.histogram(x, num_bins)[1][:-1])`.
 
   disentanglement_lib `utils._histogram_discretize` (gin num_bins = 20): bins span each
   column's min to max; labels 1..num_bins. codes (N, D) -> (N, D) int.

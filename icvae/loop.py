@@ -301,8 +301,9 @@ def train_sweep(configs, dataset=None, devices=None):
   ExperimentError is raised at the end, naming it.
 
   Raises:
-    As `train_and_evaluate`; also `settings.SettingError` when the configs cannot share one
-    program. Everything is checked before any workdir is written.
+    ExperimentError: as `train_and_evaluate` (and the other errors it raises).
+    settings.SettingError: when the configs cannot share one program. Everything is checked
+      before any workdir is written.
   """
   configs = list(configs)
   if not configs:

@@ -193,8 +193,8 @@ class InfoCatVAEClustering(_IcvaeClustering):
   Args:
     n_clusters: K (--num_categories).
     latent_dim: d = K * delta (a multiple of n_clusters; --latent_dim).
-    max_epochs, batch_size, learning_rate, network, hidden_features, random_state,
-      workdir, settings: as `IMAEClustering` (the MLP's width: Table 2's 400).
+    **others: max_epochs, batch_size, learning_rate, network, hidden_features,
+      random_state, workdir, settings: as `IMAEClustering` (the MLP's width: Table 2's 400).
   """
   _model = 'infocatvae'
 

@@ -18,6 +18,7 @@ import sys
 import numpy as np
 from absl import app
 from absl import flags
+from absl import logging
 
 from icvae import checkpoints
 from icvae import data as data_lib
@@ -77,6 +78,7 @@ def main(argv):
       raise app.UsageError(f'--{name} is required.')
   if pathlib.Path(FLAGS.output).suffix not in ('.npz', '.csv'):
     raise app.UsageError(f'--output={FLAGS.output}: must end in .npz or .csv.')
+  logging.set_verbosity(logging.WARNING)  # Orbax's restore is not news
   try:
     loaded = checkpoints.load_model(FLAGS.workdir)
     x, labels = read_examples(FLAGS.data, loaded.config)

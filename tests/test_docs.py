@@ -1,4 +1,5 @@
-"""Every python block of README.md runs as written, each in a fresh interpreter."""
+"""The documentation's examples run as written: every python block of the guides that teach
+the library, each in a fresh interpreter, and the "Your own data" guide's blocks in order."""
 
 import os
 import pathlib
@@ -12,23 +13,37 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 FASHION_MNIST = pathlib.Path('/usr/share/datasets/fashion-mnist')
 
 
+GUIDES = ROOT / 'docs' / 'guides'
+RUN_PAGES = ('library.md', 'objective.md', 'own-data.md')  # their python blocks run alone
+
+
 def _python_blocks():
-  text = (ROOT / 'README.md').read_text()
-  return re.findall(r'^```python\n(.*?)^```', text, flags=re.S | re.M)
+  blocks = []
+  for page in RUN_PAGES:
+    text = (GUIDES / page).read_text()
+    blocks += re.findall(r'^```python\n(.*?)^```', text, flags=re.S | re.M)
+  return blocks
 
 
-def test_readme_has_the_library_examples():
+def test_guides_have_the_library_examples():
   blocks = _python_blocks()
-  assert len(blocks) >= 2
+  assert len(blocks) >= 4
   assert any('icvae.Objective' in block and 'train_and_evaluate' in block
-             for block in blocks), 'README needs a user-defined objective trained by the loop'
+             for block in blocks), 'a guide needs a user-defined objective trained by the loop'
+  assert any('make_train_step' in block for block in blocks), 'a guide needs our own loop'
+
+
+def test_readme_links_every_guide():
+  readme = (ROOT / 'README.md').read_text()
+  for page in sorted(GUIDES.glob('*.md')):
+    assert f'docs/guides/{page.name}' in readme, page.name
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('index', range(len(_python_blocks())))
-def test_readme_python_block_runs(tmp_path, index):
+def test_guide_python_block_runs(tmp_path, index):
   if not (FASHION_MNIST / 'train-images-idx3-ubyte.gz').exists():
-    message = ('README examples use Fashion-MNIST from the Debian package: run '
+    message = ('the guides\' examples use Fashion-MNIST from the Debian package: run '
                '`apt-get install -y dataset-fashion-mnist`')
     if os.environ.get('ICVAE_REQUIRE_DATA') == '1':
       pytest.fail(message)
@@ -39,25 +54,24 @@ def test_readme_python_block_runs(tmp_path, index):
   # From a copy of the repository root's point of view: relative paths land in tmp_path.
   result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-  assert result.returncode == 0, f'README python block {index}:\n{block}\n{result.stderr[-3000:]}'
+  assert result.returncode == 0, f'guide python block {index}:\n{block}\n{result.stderr[-3000:]}'
 
 
 def _own_data_blocks():
-  """The ("python" | "bash", text) blocks of README's "Your own data" section, in order."""
-  text = (ROOT / 'README.md').read_text()
-  section = text.split('## Your own data\n', 1)[1].split('\n## ', 1)[0]
+  """The ("python" | "bash", text) blocks of the "Your own data" guide, in order."""
+  section = (GUIDES / 'own-data.md').read_text()
   return re.findall(r'^```(python|bash)\n(.*?)^```', section, flags=re.S | re.M)
 
 
-def test_readme_has_a_command_per_format_and_the_encode_command():
+def test_own_data_guide_has_a_command_per_format_and_the_encode_command():
   commands = '\n'.join(block for kind, block in _own_data_blocks() if kind == 'bash')
   for needle in ('--data=my_images ', '--data=my_arrays.npz', '--data=my_table.csv',
-                 'experiments.encode', '--network=conv'):
+                 'icvae encode', '--network=conv'):
     assert needle in commands, needle
 
 
 @pytest.mark.slow
-def test_readme_own_data_section_runs_in_order(tmp_path):
+def test_own_data_guide_runs_in_order(tmp_path):
   env = dict(os.environ, PYTHONPATH=str(ROOT), ICVAE_CACHE_DIR=str(tmp_path / 'cache'),
              PATH=f'{pathlib.Path(sys.executable).parent}:{os.environ.get("PATH", "")}')
   for index, (kind, block) in enumerate(_own_data_blocks()):
