@@ -69,4 +69,4 @@ from icvae.train import make_optimizer
 from icvae.train import make_train_epoch
 from icvae.train import make_train_step
 
-__version__ = '0.3.0'
+__version__ = '0.4.0'

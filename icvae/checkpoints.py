@@ -46,7 +46,7 @@ def manager(directory, save_every=1, create=True):
 def save(checkpoint_manager, epoch, state, config, key, force=False):
   """Saves `state` as checkpoint `epoch` with its config and run key (async in Orbax)."""
   import orbax.checkpoint as ocp
-  meta = {'epoch': epoch, 'config': config.to_dict(),
+  meta = {'epoch': epoch, 'config': config.to_saved(),
           'key': np.asarray(jax.random.key_data(key)).tolist()}
   checkpoint_manager.save(epoch, args=ocp.args.Composite(
       state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=force)
@@ -141,7 +141,10 @@ def restore_checked(checkpoint_manager, epoch, abstract_state, config, where):
     raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} cannot be read ({e}). '
                           'Use another --workdir, or delete that checkpoint folder to resume '
                           'from the one before.') from e
-  diff = config_lib.differences(meta['config'], config, config_lib.resumable_settings())
+  try:
+    diff = config_lib.differences(meta['config'], config, config_lib.resumable_settings())
+  except config_lib.NewerFormatError as e:
+    raise CheckpointError(f'{where}: the checkpoint was {e}') from e
   if diff:
     raise CheckpointError(f'{where}: the checkpoint was made with other settings: {diff}. '
                           'Use another --workdir.')
@@ -218,8 +221,11 @@ def restore_parameters(directory, abstract_state, config):
   finally:
     source.close()
   architecture = config_lib.architecture_settings()
-  diff = config_lib.differences(meta['config'], config,
-                                set(config_lib.all_settings()) - architecture)
+  try:
+    diff = config_lib.differences(meta['config'], config,
+                                  set(config_lib.all_settings()) - architecture)
+  except config_lib.NewerFormatError as e:
+    raise CheckpointError(f'--restore_from={directory}: the checkpoint was {e}') from e
   if diff:
     raise CheckpointError(f'--restore_from={directory}: made for another model: {diff}.')
   return restored._replace(step=np.zeros((), np.int32))
@@ -287,6 +293,8 @@ def read_config(workdir):
                           'an icvae training run.')
   try:
     return config_lib.RunConfig.from_saved(json.loads(path.read_text()))
+  except config_lib.NewerFormatError as e:
+    raise CheckpointError(f'{path}: {e}') from e
   except (ValueError, TypeError) as e:
     raise CheckpointError(f'{path}: not an icvae configuration ({e}).') from e
 

@@ -3,7 +3,7 @@
 `RunConfig(**values)` is the one place a configuration is checked: each value against its
 `Setting` (type, range), unknown names and settings the chosen `--model` does not read
 refused, then the model family's own cross-setting checks. The command-line flags are made
-from the same `Setting`s (`experiments.common`), and `config.json` is `RunConfig.to_dict()`.
+from the same `Setting`s (`icvae.cli.common`), and `config.json` is `RunConfig.to_saved()`.
 """
 
 import types
@@ -15,6 +15,20 @@ from icvae import objectives
 from icvae import settings as settings_lib
 from icvae.settings import Setting
 from icvae.settings import SettingError
+
+FORMAT_VERSION = 2
+"""The format of config.json and of the config saved in each checkpoint (their
+`format_version` key). 1: icvae 0.3.0, which wrote no key. 2: icvae 0.4.0 (the settings of
+issues 20 and 21: `data`, `data_shape`, `likelihood`, `protocol`, `optimizer`, ...; the key
+written). Bump it when a saved config would be read differently. A workdir of an older
+format resumes and evaluates (`RunConfig.from_saved`: settings added since take their
+defaults, which keep the older behaviour); one of a newer format is refused
+(`NewerFormatError`), saying to upgrade icvae."""
+FORMAT_KEY = 'format_version'
+
+
+class NewerFormatError(SettingError):
+  """A saved config written by a newer icvae than this one: upgrade icvae to read it."""
 
 OPTIMIZERS = ('adam', 'momentum')
 
@@ -238,8 +252,13 @@ class RunConfig:
     return f'RunConfig({", ".join(f"{k}={v!r}" for k, v in self._values.items())})'
 
   def to_dict(self):
-    """{name: value}: what config.json holds."""
+    """{name: value} of every setting."""
     return dict(self._values)
+
+  def to_saved(self):
+    """What config.json (and a checkpoint's metadata) holds: `to_dict()` and
+    `format_version` (`FORMAT_VERSION`)."""
+    return {FORMAT_KEY: FORMAT_VERSION, **self._values}
 
   def replace(self, **changes):
     """A new RunConfig with `changes` applied (checked again)."""
@@ -252,7 +271,20 @@ class RunConfig:
     Earlier versions saved every setting for every model; settings that the saved model
     does not read had no effect and are dropped. Settings added since take their defaults,
     which keep the earlier behaviour.
+
+    Raises:
+      NewerFormatError: `saved` has a `format_version` above `FORMAT_VERSION`.
+      SettingError: a setting no model knows, or a value refused.
     """
+    saved = dict(saved)
+    version = saved.pop(FORMAT_KEY, 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+      raise SettingError(f'{FORMAT_KEY}={version!r} is not a config format')
+    if version > FORMAT_VERSION:
+      raise NewerFormatError(
+          f'written by a newer icvae (config format {version}; this icvae reads formats 1 to '
+          f'{FORMAT_VERSION}). Upgrade icvae (pip install -U icvae) to resume or evaluate it, '
+          'or use another --workdir.')
     model = saved.get('model', 'infocatvae')
     own = settings_of(model)
     known = all_settings()
@@ -478,9 +510,14 @@ def differences(saved, config, ignore):
   """{name: (saved value, current value)} for the settings that differ, except `ignore`.
 
   `saved` is a config.json dict (possibly from an earlier icvae; see `from_saved`).
+
+  Raises:
+    NewerFormatError: `saved` was written by a newer icvae.
   """
   try:
     saved = RunConfig.from_saved(saved).to_dict()
+  except NewerFormatError:
+    raise
   except (SettingError, AttributeError, TypeError) as e:
     return {'config.json': (str(e), 'a valid configuration')}
   current = config.to_dict()

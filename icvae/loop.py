@@ -206,7 +206,10 @@ def check_workdir_config(workdir, config):
     raise ExperimentError(f'{path} is not valid JSON ({e}): fix or delete it (the '
                           'checkpoints hold the run\'s settings too), or use another '
                           '--workdir.') from e
-  diff = config_lib.differences(saved, config, config_lib.resumable_settings())
+  try:
+    diff = config_lib.differences(saved, config, config_lib.resumable_settings())
+  except config_lib.NewerFormatError as e:
+    raise ExperimentError(f'{path}: {e}') from e
   if diff:
     lines = ', '.join(f'--{k}: workdir has {a!r}, flags say {b!r}' for k, (a, b) in diff.items())
     raise ExperimentError(f'{workdir} holds a run with other settings ({lines}). Use another '
@@ -513,7 +516,7 @@ class _Run:
     """config.json (and the standardisation statistics of a feature table)."""
     if is_writer() and self.start_epoch < self.config.num_epochs:  # a finished run keeps its checkpoints' config
       write_atomically(self.workdir / 'config.json',
-                       json.dumps(self.config.to_dict(), indent=2) + '\n')
+                       json.dumps(self.config.to_saved(), indent=2) + '\n')
     saved = self.workdir / checkpoints.STATISTICS_FILE
     if is_writer() and statistics is not None and not saved.exists():
       write_atomically(saved, json.dumps(statistics) + '\n')

@@ -21,6 +21,7 @@ from absl.testing import flagsaver
 import fakes
 import icvae
 from icvae import checkpoints
+from icvae import config as config_lib
 from icvae import data
 from icvae import loop
 from icvae import report as report_lib
@@ -420,10 +421,28 @@ def test_workdir_from_before_a_new_setting_still_resumes_and_evaluates(tmp_path)
   config_path = workdir / 'config.json'
   saved = json.loads(config_path.read_text())
   saved.update(beta_info=100.0, num_info_samples=0, adversarial_weight=10.0)
-  for key in ('network', 'compute_dtype', 'observation_scale', 'latent_dim'):
-    del saved[key]
+  for key in ('network', 'compute_dtype', 'observation_scale', 'latent_dim', 'format_version'):
+    del saved[key]  # format 1: no format_version key
   config_path.write_text(json.dumps(saved))
   loop.train_and_evaluate(fakes.tiny_config(workdir, model='catvae', num_epochs=2), dataset)
   loaded = checkpoints.load_model(workdir)
   assert loaded.epoch == 2 and loaded.config.network == 'mlp'
   assert loaded.objective.beta_info == 0.0
+
+
+def test_workdir_of_a_newer_format_is_refused_saying_to_upgrade(tmp_path):
+  dataset = fakes.tiny_dataset()
+  workdir = tmp_path / 'newer'
+  loop.train_and_evaluate(fakes.tiny_config(workdir, model='catvae', num_epochs=1), dataset)
+  config_path = workdir / 'config.json'
+  saved = json.loads(config_path.read_text())
+  assert saved['format_version'] == config_lib.FORMAT_VERSION
+  saved['format_version'] = config_lib.FORMAT_VERSION + 1
+  config_path.write_text(json.dumps(saved))
+  before = sorted(p.name for p in (workdir / 'checkpoints').iterdir())
+  with pytest.raises(loop.ExperimentError, match='newer icvae.*Upgrade icvae'):
+    loop.train_and_evaluate(fakes.tiny_config(workdir, model='catvae', num_epochs=2), dataset)
+  with pytest.raises(checkpoints.CheckpointError, match='newer icvae.*Upgrade icvae'):
+    checkpoints.load_model(workdir)
+  assert sorted(p.name for p in (workdir / 'checkpoints').iterdir()) == before
+  assert json.loads(config_path.read_text()) == saved

@@ -71,7 +71,7 @@ def test_each_run_of_a_sweep_computes_what_its_single_run_computes(tmp_path, mod
     single = run.replace(workdir=str(tmp_path / 'single' / str(index)))
     loop.train_and_evaluate(single, dataset, devices=jax.local_devices()[:1])
     saved = json.loads((pathlib.Path(run.workdir) / 'config.json').read_text())
-    assert saved == run.to_dict()  # the run's own settings, as a single run writes them
+    assert saved == run.to_saved()  # the run's own settings, as a single run writes them
     _assert_same_records(_records(run.workdir), _records(single.workdir), rtol=2e-5,
                          test_rtol=test_rtol)
     if test_rtol is None:
