@@ -387,16 +387,14 @@ def _checked_dataset(config, dataset):
 def _dividing_devices(batch_size, test_count):
   """Every device, or in one process the most of them that divide both the batch and the
   test set into equal shares (small data of your own on a many-device host); None: all."""
-  devices = jax.devices()
   if jax.process_count() > 1:
     return None
-  count = len(devices)
-  while count > 1 and (batch_size % count or test_count % count):
-    count -= 1
-  if count < len(devices):
+  devices = train.devices_dividing(batch_size, test_count, devices=jax.devices())
+  if len(devices) < jax.device_count():
     log.info('training on %d of the %d devices: the batch of %d and the %d test examples '
-             'split evenly over %d', count, len(devices), batch_size, test_count, count)
-  return devices[:count]
+             'split evenly over %d', len(devices), jax.device_count(), batch_size, test_count,
+             len(devices))
+  return devices
 
 
 def _with_shape_of(config, dataset):

@@ -163,7 +163,7 @@ def evaluate_run(workdir, dataset=None, data_dir=None, options=EvalOptions()):
                    + ['disentanglement'] * with_factors + ['figures'])
 
   def test_terms_and_clustering():
-    mesh = train.data_mesh(_devices_dividing(len(test_images)))
+    mesh = train.data_mesh(train.devices_dividing(len(test_images)))
     evaluate = train.make_evaluate(loaded.graphdef, objective, config.eval_batch_size, mesh)
     test_metrics, test_clusters = jax.device_get(evaluate(
         train.replicate(loaded.state, mesh), train.replicate(test_images, mesh),
@@ -362,14 +362,6 @@ def disentanglement_report(model, config, dataset, key, options):
 
 def _write_report(out, report):
   loop.write_atomically(out / 'report.json', json.dumps(report, indent=2) + '\n')
-
-
-def _devices_dividing(count):
-  """The most local devices whose number divides `count` (equal evaluation batches)."""
-  devices = jax.local_devices()
-  while count % len(devices):
-    devices = devices[:-1]
-  return devices
 
 
 def _figure_function(family):

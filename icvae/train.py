@@ -174,6 +174,16 @@ def data_mesh(devices=None):
                        axis_types=(jax.sharding.AxisType.Auto,))
 
 
+def devices_dividing(*counts, devices=None):
+  """The first n of `devices` (default: the local devices), n the largest number that divides
+  every one of `counts` (a batch, a test set: equal shares on every device); at least one."""
+  devices = list(jax.local_devices() if devices is None else devices)
+  n = len(devices)
+  while n > 1 and any(count % n for count in counts):
+    n -= 1
+  return devices[:n]
+
+
 def replicate(tree, mesh):
   """Places every array of `tree` on every device of `mesh`.
 

@@ -18,7 +18,10 @@ from icvae.settings import SettingError
     (dict(learning_rate=-1.0), '--learning_rate=-1.0: must be a finite number > 0'),
     (dict(model='catvae', beta_info=3.0), '--beta_info=3.0: --model=catvae does not use it'),
     (dict(network='gru', dropout_rate=0.5), '--dropout_rate=0.5: the GRU'),
-    (dict(network='gru', compute_dtype='bfloat16'), '--compute_dtype=bfloat16: only the MLP'),
+    (dict(network='gru', compute_dtype='bfloat16'), '--compute_dtype=bfloat16: the GRU.*only '
+     'the Table 2 MLP has bfloat16'),
+    (dict(network='conv', dropout_rate=0.5), '--dropout_rate=0.5: the conv networks'),
+    (dict(model='imae', compute_dtype='bfloat16'), '--compute_dtype=bfloat16: the Table 1'),
     (dict(model='aae', num_categories=1, compute_dtype='bfloat16'), '--compute_dtype'),
     (dict(model='aae', num_categories=1, delta=8, latent_dim=20), 'disagrees with --delta'),
     (dict(model='nope'), '--model=nope: unknown model'),

@@ -11,11 +11,13 @@ import sys
 import textwrap
 import time
 
+import jax
 import numpy as np
 import pytest
 
 import fakes
 from icvae import loop
+from icvae import train
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = ROOT / 'experiments' / 'flags' / 'mnist_smoke.flags'
@@ -297,3 +299,13 @@ def test_small_data_train_on_the_devices_that_split_them_evenly(tmp_path, caplog
     loop.train_and_evaluate(fakes.tiny_config(tmp_path / 'run', num_epochs=1), dataset)
   assert 'training on 2 of the 4 devices' in caplog.text
   assert (tmp_path / 'run' / 'metrics.jsonl').exists()
+
+
+def test_devices_dividing_takes_the_largest_count_that_divides_every_number():
+  devices = jax.local_devices()
+  assert len(devices) == 4  # tests/conftest.py forces 4 CPU devices
+  assert train.devices_dividing(128, 10) == devices[:2]
+  assert train.devices_dividing(6) == devices[:3]
+  assert train.devices_dividing(7) == devices[:1]
+  assert train.devices_dividing(8, 12) == devices
+  assert train.devices_dividing(9, devices=devices[:3]) == devices[:3]

@@ -222,18 +222,9 @@ def _validate(values):
   if values['network'] != 'mlp':
     networks = {'gru': 'the GRU networks of Table 3', 'conv': 'the conv networks'}.get(
         values['network'], f'the {values["network"]} networks')
-    if values['dropout_rate'] not in (0.0, 0.25):  # 0.25: the flag's default, for the MLP
-      raise settings_lib.SettingError(
-          f'--dropout_rate={values["dropout_rate"]}: {networks} have no dropout; pass '
-          '--dropout_rate=0.')
-    if values['compute_dtype'] != 'float32':
-      raise settings_lib.SettingError(
-          f'--compute_dtype={values["compute_dtype"]}: only the MLP (Table 2) has bfloat16 '
-          f'matmuls; {networks} compute in float32.')
+    shared.validate_float32_without_dropout(values, networks)
+  shared.validate_categories(values)
   num_categories = values['num_categories']
-  if num_categories < 2:
-    raise settings_lib.SettingError(f'--num_categories={num_categories}: need at least 2 '
-                                    'categories.')
   latent_dim = values.get('latent_dim', 0)
   if latent_dim:
     if latent_dim % num_categories:
