@@ -36,6 +36,7 @@ problem. The prepared array_record copy lives under the cache keyed by the SHA-2
 source files, so different sources never mix.
 """
 
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -416,14 +417,18 @@ def load(name, data_dir=None, cache_dir=None, allow_download=True):
     _BUILDER = _builder_class()
   prepared = (pathlib.Path(cache_dir or default_cache_dir()) / 'tfds-v2' / name
               / _fingerprint(source))
-  builder = _BUILDER(source_dir=source, data_dir=str(prepared), file_format='array_record')
-  if not builder.is_prepared():
-    log.info('preparing %s from %s into %s (once, about 5 s)', name, source, prepared)
   from tensorflow_datasets.core.utils import tqdm_utils
   shown = getattr(tqdm_utils, '_active', True)  # TFDS keeps no public getter
   tqdm_utils.display_progress_bar(False)  # TFDS's bars would bury our one log line
   try:
-    builder.download_and_prepare()
+    # Two runs started together prepare it once: the builder reads the folder's state when
+    # it is made, so it is made under the lock too.
+    with _preparation_lock(prepared):
+      builder = _BUILDER(source_dir=source, data_dir=str(prepared),
+                         file_format='array_record')
+      if not builder.is_prepared():
+        log.info('preparing %s from %s into %s (once, about 5 s)', name, source, prepared)
+      builder.download_and_prepare()
   finally:
     tqdm_utils.display_progress_bar(shown)
   sources = builder.as_data_source()
@@ -434,6 +439,26 @@ def load(name, data_dir=None, cache_dir=None, allow_download=True):
     return images, np.asarray([r['label'] for r in records], np.int32)
 
   return Dataset(*arrays('train'), *arrays('test'))
+
+
+@contextlib.contextmanager
+def _preparation_lock(prepared):
+  """Holds an exclusive lock on `<prepared>.lock` (POSIX `flock`; no lock where there is
+  none): TFDS renames its finished copy into place, and a second process preparing the same
+  copy at the same time would fail on that rename. The second waits, then finds it
+  prepared."""
+  try:
+    import fcntl  # pylint: disable=g-import-not-at-top
+  except ImportError:  # Windows
+    yield
+    return
+  prepared.parent.mkdir(parents=True, exist_ok=True)
+  with open(prepared.with_name(prepared.name + '.lock'), 'a') as handle:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load_dsprites(cache_dir=None):

@@ -6,6 +6,8 @@ import hashlib
 import importlib.util
 import io
 import pathlib
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -57,6 +59,24 @@ def test_round_trip_through_tfds(tmp_path):
   third = data.load('mnist', data_dir=tmp_path / 'src2', cache_dir=tmp_path / 'cache',
                     allow_download=False)
   np.testing.assert_array_equal(third.train_labels, other['train'][1])
+
+
+@pytest.mark.slow
+def test_processes_preparing_the_same_copy_at_once_both_load_it(tmp_path):
+  # Two processes started together on an empty cache (two trainings, pytest -n 2): TFDS
+  # renames its finished copy into place, which fails for the second without the lock.
+  arrays = _write_dataset(tmp_path / 'src', n_train=200, n_test=50)
+  script = ('import sys, numpy as np; from icvae import data; '
+            f'd = data.load("mnist", data_dir="{tmp_path / "src"}", '
+            f'cache_dir="{tmp_path / "cache"}", allow_download=False); '
+            'np.save(sys.argv[1], d.train_labels)')
+  processes = [subprocess.Popen([sys.executable, '-c', script, str(tmp_path / f'{i}.npy')],
+                                stderr=subprocess.PIPE, text=True) for i in range(3)]
+  for process in processes:
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-2000:]
+  for i in range(3):
+    np.testing.assert_array_equal(np.load(tmp_path / f'{i}.npy'), arrays['train'][1])
 
 
 def _corrupt(folder, stem, payload):
