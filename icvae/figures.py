@@ -49,25 +49,41 @@ def image_grid(path, images, title, row_labels=None, column_labels=None, image_s
   colour = len(image_shape) == 3 and image_shape[-1] == 3
   if len(image_shape) == 3 and not colour:
     images = images[..., 0]
-  figure, axes = plt.subplots(rows, columns, figsize=(0.8 * columns + 1.2, 0.8 * rows + 0.8),
-                              squeeze=False)
-  for r in range(rows):
-    for c in range(columns):
-      axis = axes[r, c]
-      if colour:
-        axis.imshow(np.clip(images[r, c], 0, 1))
-      else:
-        axis.imshow(np.clip(images[r, c], 0, 1), cmap='gray', vmin=0, vmax=1)
-      axis.set_xticks([])
-      axis.set_yticks([])
-      if c == 0 and row_labels is not None:
-        axis.set_ylabel(row_labels[r], rotation=0, ha='right', va='center', fontsize=8)
-      if r == 0 and column_labels is not None:
-        axis.set_title(column_labels[c], fontsize=8)
+  canvas = tile(np.clip(images, 0, 1))
+  height, width = image_shape[:2]
+  figure, axis = plt.subplots(figsize=(0.8 * columns + 1.2, 0.8 * rows + 0.8))
+  axis.imshow(canvas, cmap=None if colour else 'gray', vmin=0, vmax=1,
+              interpolation='nearest')
+  axis.set_xticks([c * (width + GAP) + width / 2 - 0.5 for c in range(columns)],
+                  column_labels if column_labels is not None else [], fontsize=8)
+  axis.xaxis.tick_top()
+  axis.set_yticks([r * (height + GAP) + height / 2 - 0.5 for r in range(rows)],
+                  row_labels if row_labels is not None else [], fontsize=8)
+  axis.tick_params(length=0)
+  for side in axis.spines.values():
+    side.set_visible(False)
   figure.suptitle(title, fontsize=10)
   figure.tight_layout()
   figure.savefig(path, dpi=80)
   plt.close(figure)
+
+
+GAP = 2
+"""Pixels between the images of a grid (`tile`), in the background colour."""
+
+
+def tile(images, background=1.0):
+  """(rows, columns, H, W[, 3]) images as one (rows * (H + gap) - gap, ...) canvas, the
+  images `GAP` pixels apart on `background` (white): a grid drawn as one image, which
+  matplotlib renders in a fraction of the time of one axis per image."""
+  rows, columns, height, width = images.shape[:4]
+  canvas = np.full((rows * (height + GAP) - GAP, columns * (width + GAP) - GAP,
+                    *images.shape[4:]), background, dtype=np.float32)
+  for r in range(rows):
+    for c in range(columns):
+      top, left = r * (height + GAP), c * (width + GAP)
+      canvas[top:top + height, left:left + width] = images[r, c]
+  return canvas
 
 
 def _reconstruction_rows(originals, reconstructions):
