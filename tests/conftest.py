@@ -1,13 +1,25 @@
 """Test set-up: 4 virtual CPU devices (for the sharding tests) and the real-MNIST fixture."""
 
 import os
+import pathlib
 
 # Must happen before jax is imported anywhere.
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=4')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+# XLA's persistent compilation cache, shared by every process of the suite (pytest-xdist's
+# workers, the binaries the tests start) and kept between runs: a program compiled once
+# (the smoke model, the tiny configs of tests/fakes.py) is read back, not compiled again.
+# The key holds the program, the options and the jax version, so nothing but time changes;
+# `.ci/newest` on the same versions finds the first suite's programs. Up to 2 GB, oldest
+# first out. ICVAE_TEST_COMPILATION_CACHE moves it; JAX_COMPILATION_CACHE_DIR overrides it.
+_CACHE_ROOT = pathlib.Path(os.environ.get('ICVAE_CACHE_DIR',
+                                          pathlib.Path.home() / '.cache' / 'icvae'))
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.environ.get(
+    'ICVAE_TEST_COMPILATION_CACHE', str(_CACHE_ROOT / 'jax-compilation-tests')))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+os.environ.setdefault('JAX_COMPILATION_CACHE_MAX_SIZE', str(2 * 1024 ** 3))
 
 import gzip
-import pathlib
 
 import numpy as np
 import pytest
