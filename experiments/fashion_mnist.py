@@ -1,4 +1,4 @@
-r"""Trains CatVAE / InfoCatVAE on fashion-mnist (Table 2 MLP).
+r"""Trains any model on Fashion-MNIST: `icvae train --dataset=fashion_mnist` in a checkout's terms.
 
   python -m experiments.fashion_mnist --flagfile=experiments/flags/fashion_mnist_infocatvae.flags
 """

@@ -1,4 +1,4 @@
-r"""Trains CatVAE / InfoCatVAE on mnist (Table 2 MLP).
+r"""Trains any model on MNIST: `icvae train --dataset=mnist` in a checkout's terms.
 
   python -m experiments.mnist --flagfile=experiments/flags/mnist_infocatvae.flags
 """

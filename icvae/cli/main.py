@@ -103,41 +103,43 @@ def command_help(name, module):
   return '\n'.join(text)
 
 
-def run(name, argv):
-  """Runs command `name` (a key of COMMANDS) with `argv` (argv[0] the program's name):
-  --help prints its help; --config and by-name --flagfile are resolved
-  (`configs.resolve_argv`); then absl parses the flags and calls the module's main."""
+_HELP = ('-h', '--help', '-help', '--helpshort')
+
+
+def _resolve_and_run(main_function, argv):
+  """Resolves --config and by-name --flagfile (`configs.resolve_argv`; an unknown name exits
+  2), then lets absl parse the flags and call `main_function`."""
   from absl import app  # pylint: disable=g-import-not-at-top
-  module = importlib.import_module(COMMANDS[name].module)
-  if hasattr(module, 'define_flags'):  # programs whose flags are defined when run
-    module.define_flags()
-  if any(a in ('-h', '--help', '-help', '--helpshort') for a in argv[1:]):
-    print(command_help(name, module))
-    return
   try:
     argv = configs.resolve_argv(argv)
   except configs.ConfigError as e:
     sys.stderr.write(f'error: {e}\n')
     sys.exit(2)
-  app.run(module.main, argv=argv)
+  app.run(main_function, argv=argv)
+
+
+def run(name, argv):
+  """Runs command `name` (a key of COMMANDS) with `argv` (argv[0] the program's name):
+  --help prints its help, else the module's main runs on the parsed flags."""
+  module = importlib.import_module(COMMANDS[name].module)
+  if hasattr(module, 'define_flags'):  # programs whose flags are defined when run
+    module.define_flags()
+  if any(a in _HELP for a in argv[1:]):
+    print(command_help(name, module))
+    return
+  _resolve_and_run(module.main, argv)
 
 
 def run_dataset(dataset, argv, doc='', network=None):
   """`python -m experiments.<dataset>` in a checkout: `icvae train` with --dataset's default
   `dataset` (and another --dataset refused), `network` the default of --network; --help
   prints `doc` and the training flags."""
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from icvae.cli import common
+  from icvae.cli import common  # pylint: disable=g-import-not-at-top
   from icvae.cli import train
-  if any(a in ('-h', '--help', '-help', '--helpshort') for a in argv[1:]):
+  if any(a in _HELP for a in argv[1:]):
     print(command_help('train', train).replace((train.__doc__ or '').strip(), doc.strip(), 1))
     return
-  try:
-    argv = configs.resolve_argv(argv)
-  except configs.ConfigError as e:
-    sys.stderr.write(f'error: {e}\n')
-    sys.exit(2)
-  app.run(common.main_for(dataset, network), argv=argv)
+  _resolve_and_run(common.main_for(dataset, network), argv)
 
 
 def main(argv=None):
