@@ -725,6 +725,39 @@ class ConvTrunk(nnx.Module):
     return h
 
 
+def transposed_conv(h, kernel, bias):
+  """What `nnx.ConvTranspose(kernel_size=(4, 4), strides=(2, 2), padding='SAME')` computes
+  (`lax.conv_transpose`, no kernel flip), as one stride-1 convolution and a depth-to-space.
+
+  XLA on CPU runs the transposed convolution as an input-dilated one, about 30x slower
+  forward and 800x slower in its kernel gradient than a plain convolution of the same size
+  (2.05 s against 2.6 ms at batch 128 on 14x14x32 maps). Output pixel (2m + a, 2n + b) reads
+  input rows m - 1, m (a = 0; kernel rows 0, 2) or m, m + 1 (a = 1; rows 1, 3), and the
+  same for columns: each of the four phases is a 2x2 sub-kernel `kernel[a::2, b::2]` placed
+  in a 3x3 window over the input padded by 1, so one convolution gives all four, and the
+  phases are interleaved into the (2H, 2W) map.
+
+  Args:
+    h: (N, H, W, C_in).
+    kernel: (4, 4, C_in, C_out), the ConvTranspose's.
+    bias: (C_out,) or None.
+  Returns:
+    (N, 2H, 2W, C_out).
+  """
+  c_in, c_out = kernel.shape[2:]
+  window = jnp.zeros((3, 3, c_in, 2, 2, c_out), kernel.dtype)
+  for a in (0, 1):
+    for b in (0, 1):
+      window = window.at[a:a + 2, b:b + 2, :, a, b, :].set(kernel[a::2, b::2])
+  phases = jax.lax.conv_general_dilated(
+      h, window.reshape(3, 3, c_in, 4 * c_out), (1, 1), ((1, 1), (1, 1)),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  n, rows, columns = h.shape[:3]
+  out = phases.reshape(n, rows, columns, 2, 2, c_out).transpose(0, 1, 3, 2, 4, 5)
+  out = out.reshape(n, 2 * rows, 2 * columns, c_out)
+  return out if bias is None else out + bias
+
+
 class ConvDecoder(nnx.Module):
   """The conv encoder's mirror: FC 256 ReLU, FC to the smallest feature map, 4x4 transposed
   convolutions of stride 2 (ReLU between), the last to the image's channels, each cropped
@@ -754,7 +787,7 @@ class ConvDecoder(nnx.Module):
     h = h.reshape(h.shape[0], *self.sizes[-1], self.start_channels)
     targets = list(reversed(self.sizes[:-1]))
     for i, (deconv, (rows, columns)) in enumerate(zip(self.deconvs, targets)):
-      h = deconv(h)[:, :rows, :columns]
+      h = transposed_conv(h, deconv.kernel[...], deconv.bias[...])[:, :rows, :columns]
       if i + 1 < len(self.deconvs):
         h = jax.nn.relu(h)
     return h.reshape(*lead, -1)

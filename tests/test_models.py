@@ -227,3 +227,27 @@ def test_conv_batch_norm_without_updates_is_the_training_normalisation():
   np.testing.assert_allclose(pure, trained, rtol=1e-5, atol=1e-5)
   after = jax.tree.map(np.asarray, nnx.state(trunk, nnx.BatchStat))
   assert not np.allclose(after['norms'][0]['mean'], before['norms'][0]['mean'])
+
+
+@pytest.mark.parametrize('rows,columns,c_in,c_out', [(4, 4, 64, 32), (7, 7, 32, 32),
+                                                      (5, 3, 3, 2), (1, 1, 2, 3)])
+def test_transposed_conv_is_flax_conv_transpose_with_its_gradients(rows, columns, c_in, c_out):
+  deconv = nnx.ConvTranspose(c_in, c_out, (4, 4), strides=(2, 2), padding='SAME',
+                             rngs=nnx.Rngs(0))
+  rng = np.random.default_rng(rows * 10 + columns)
+  deconv.bias[...] = jnp.asarray(rng.normal(size=c_out), jnp.float32)
+  x = jnp.asarray(rng.normal(size=(2, rows, columns, c_in)), jnp.float32)
+  weights = jnp.asarray(rng.normal(size=(2, 2 * rows, 2 * columns, c_out)), jnp.float32)
+  kernel, bias = deconv.kernel[...], deconv.bias[...]
+  np.testing.assert_allclose(models.transposed_conv(x, kernel, bias), deconv(x),
+                             rtol=1e-5, atol=1e-5)
+
+  def flax_loss(k, b, x):
+    return jnp.sum(weights * (jax.lax.conv_transpose(
+        x, k, (2, 2), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + b))
+
+  def ours_loss(k, b, x):
+    return jnp.sum(weights * models.transposed_conv(x, k, b))
+  for expected, got in zip(jax.grad(flax_loss, (0, 1, 2))(kernel, bias, x),
+                           jax.grad(ours_loss, (0, 1, 2))(kernel, bias, x)):
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
