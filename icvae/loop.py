@@ -270,7 +270,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
     test_images = train.replicate(
         jnp.asarray(data_lib.as_float(config.view(dataset.test_images))), mesh)
     train_epoch = train.make_train_epoch(graphdef, optimizer, objective, config.batch_size,
-                                         mesh, donate=False)
+                                         mesh, donate=False,
+                                         stepwise=train.stepwise_epochs(config.network))
     evaluate = train.make_evaluate(graphdef, objective, config.eval_batch_size, mesh)
     train_key = train.replicate(run.train_key, mesh)
 

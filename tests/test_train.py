@@ -185,3 +185,42 @@ def test_epoch_compiles_once_and_makes_no_hidden_host_transfers():
   # The guard does catch a hidden copy: host data passed in is refused.
   with jax.transfer_guard('disallow'), pytest.raises(Exception, match='[Dd]isallowed'):
     epoch(state, np.asarray(images), key, indices[0])
+
+
+@pytest.mark.parametrize('donate', [True, False])
+def test_a_stepwise_epoch_trains_what_the_scanned_epoch_trains(donate):
+  # The same permutation, batches and step keys, one jitted call per step from Python
+  # (for convolutions on a CPU, jax-ml/jax#12868): the same parameters and metric means, up
+  # to the rounding of two compilations; with donate=False the caller's state is untouched.
+  from icvae import train
+  graphdef, state, optimizer, objective = _setup()
+  mesh = train.data_mesh(jax.devices()[:2])
+  images = train.replicate(jnp.asarray(_batches(5).reshape(-1, 64)), mesh)  # 80: 5 batches
+  key = train.replicate(jax.random.key(3), mesh)
+  epoch_index = train.replicate(np.int32(2), mesh)
+  results = {}
+  for stepwise in (False, True):
+    epoch = train.make_train_epoch(graphdef, optimizer, objective, 16, mesh, donate=donate,
+                                   stepwise=stepwise)
+    start = train.replicate(jax.tree.map(jnp.copy, state), mesh)
+    before = jax.tree.map(np.asarray, start.params)
+    with jax.transfer_guard('disallow'):  # as the loop runs it: no hidden host copies
+      results[stepwise] = epoch(start, images, key, epoch_index)
+    if not donate:
+      jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, start.params),
+                   before)
+  (scanned, scanned_metrics), (stepped, stepped_metrics) = results[False], results[True]
+  assert int(stepped.step) == int(scanned.step) == 5
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5),
+               stepped.params, scanned.params)
+  assert set(stepped_metrics) == set(scanned_metrics)
+  for name in scanned_metrics:
+    np.testing.assert_allclose(stepped_metrics[name], scanned_metrics[name], rtol=2e-4,
+                               atol=1e-5, err_msg=name)
+
+
+def test_only_conv_networks_on_a_cpu_step_from_python():
+  from icvae import train
+  assert train.stepwise_epochs('conv', 'cpu')
+  assert not train.stepwise_epochs('conv', 'gpu') and not train.stepwise_epochs('mlp', 'cpu')
+  assert not train.stepwise_epochs('gru', 'cpu')
