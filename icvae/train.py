@@ -263,6 +263,16 @@ def make_train_epoch(graphdef, optimizer, objective, batch_size, mesh, *, donate
   return jax.jit(train_epoch, donate_argnums=0 if donate else (), out_shardings=replicated)
 
 
+def _epoch_order(images, key, epoch, batch_size):
+  """(order, step key) of an epoch: (num_steps, batch_size) example indices, a permutation
+  drawn from fold_in(permutation key, epoch) with the last partial batch dropped."""
+  permutation_key, step_key = jax.random.split(key)
+  count = jax.tree.leaves(images)[0].shape[0]
+  num_steps = count // batch_size
+  order = jax.random.permutation(jax.random.fold_in(permutation_key, epoch), count)
+  return order[:num_steps * batch_size].reshape(num_steps, batch_size), step_key
+
+
 def stepwise_epochs(network, backend=None):
   """Whether `make_train_epoch` should run its steps from Python (`stepwise`): the conv
   networks on a CPU (jax-ml/jax#12868); everything else scans."""
@@ -276,14 +286,10 @@ def _stepwise_epoch(graphdef, optimizer, objective, batch_size, batch_sharding, 
 
   @functools.partial(jax.jit, out_shardings=replicated)
   def batch_order(images, key, epoch):
-    permutation_key, step_key = jax.random.split(key)
-    count = jax.tree.leaves(images)[0].shape[0]
-    num_steps = count // batch_size
-    order = jax.random.permutation(jax.random.fold_in(permutation_key, epoch), count)
-    order = order[:num_steps * batch_size].reshape(num_steps, batch_size)
+    order, step_key = _epoch_order(images, key, epoch, batch_size)
     # One array per step, made on the devices: the loop runs under
     # jax_transfer_guard('disallow'), where indexing `order` from Python would copy an index.
-    return tuple(order[i] for i in range(num_steps)), step_key
+    return tuple(order[i] for i in range(order.shape[0])), step_key
 
   @functools.partial(jax.jit, donate_argnums=0, out_shardings=replicated)
   def step(state, images, indices, step_key):
@@ -315,11 +321,7 @@ def _epoch_function(train_step, batch_size, batch_sharding):
   """The unjitted train_epoch of `make_train_epoch` (batch_sharding None: no constraint)."""
 
   def train_epoch(state, images, key, epoch):
-    permutation_key, step_key = jax.random.split(key)
-    count = jax.tree.leaves(images)[0].shape[0]
-    num_steps = count // batch_size
-    order = jax.random.permutation(jax.random.fold_in(permutation_key, epoch), count)
-    order = order[:num_steps * batch_size].reshape(num_steps, batch_size)
+    order, step_key = _epoch_order(images, key, epoch, batch_size)
 
     def body(state, indices):
       batch = jax.tree.map(lambda a: data_lib.as_float(a[indices]), images)
