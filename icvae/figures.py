@@ -28,6 +28,14 @@ from icvae import likelihoods
 from icvae import priors
 
 
+def save(figure, path, title, dpi=80):
+  """Titles `figure`, lays it out, writes it to `path` as PNG at `dpi` and closes it."""
+  figure.suptitle(title, fontsize=10)
+  figure.tight_layout()
+  figure.savefig(path, dpi=dpi)
+  plt.close(figure)
+
+
 def image_grid(path, images, title, row_labels=None, column_labels=None, image_shape=None):
   """Writes a (rows, columns) grid of grey images to `path`.
 
@@ -62,10 +70,7 @@ def image_grid(path, images, title, row_labels=None, column_labels=None, image_s
   axis.tick_params(length=0)
   for side in axis.spines.values():
     side.set_visible(False)
-  figure.suptitle(title, fontsize=10)
-  figure.tight_layout()
-  figure.savefig(path, dpi=80)
-  plt.close(figure)
+  save(figure, path, title)
 
 
 GAP = 2
@@ -126,10 +131,7 @@ def training_curves(path, metrics_path, title):
     axis.set_ylabel(_unit(name), fontsize=8)
   for axis in list(axes.flat)[len(names):]:
     axis.axis('off')
-  figure.suptitle(title, fontsize=10)
-  figure.tight_layout()
-  figure.savefig(path, dpi=80)
-  plt.close(figure)
+  save(figure, path, title)
 
 
 _UNITS = {

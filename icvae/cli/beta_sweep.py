@@ -37,6 +37,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from icvae import figures
 from icvae.cli import configs
 
 MODELS = ('imae', 'beta_vae', 'info_vae', 'joint_vae')
@@ -187,10 +188,7 @@ def plot(found, betas, path, title, reference=()):
       axis.axhline(np.mean(values), color='black', linestyle='--',
                    label=f'IMSAT ({len(values)} runs)')
   axes[0].legend(fontsize=8)
-  figure.suptitle(title, fontsize=10)
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
+  figures.save(figure, path, title, dpi=100)
 
 
 def main(argv):

@@ -41,6 +41,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from icvae import figures
+
 MODELS = ('imae', 'beta_vae', 'info_vae', 'joint_vae')
 LABELS = {'imae': 'IMAE', 'beta_vae': 'β-VAE', 'info_vae': 'InfoVAE', 'joint_vae': 'JointVAE'}
 # (name in the table, how to read it from a report)
@@ -169,10 +171,7 @@ def plot(found, path, title):
   axes[3].set(xlabel='total correlation TC(z), nats', ylabel='MIG (Chen et al.)',
               xscale='log')
   axes[0].legend(fontsize=8)
-  figure.suptitle(title, fontsize=10)
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
+  figures.save(figure, path, title, dpi=100)
 
 
 def main(argv):
