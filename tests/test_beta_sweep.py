@@ -1,9 +1,12 @@
 """icvae.cli.beta_sweep: which runs it trains, and the table and figure it draws from them."""
 
 import json
+import pathlib
 
 import numpy as np
 
+from icvae import config as config_lib
+from icvae import sweep
 from icvae.cli import beta_sweep
 
 
@@ -50,3 +53,26 @@ def test_imae_points_use_the_paper_flagfile_and_every_flagfile_exists():
     for model in beta_sweep.MODELS:
       assert beta_sweep.flagfile(dataset, model).exists()
   assert beta_sweep.flagfile('mnist', 'imae').name == 'mnist_imae_paper.flags'
+
+
+def test_one_program_layout_is_the_sweep_programs_and_is_read_like_the_other(tmp_path):
+  # The layout beta_sweep reads must be the one `icvae train --sweep --seeds` writes.
+  betas, seeds = [1.0, 2.5, 20.0], [0, 3]
+  for model in beta_sweep.MODELS:
+    config = config_lib.RunConfig.from_flagfile(
+        beta_sweep.flagfile('mnist', model), workdir=str(tmp_path / model))
+    runs = sweep.expand(config, seeds, [beta_sweep.sweep_axis(model, betas)])
+    expected = [(beta, seed) for beta in betas for seed in seeds]
+    assert [(r.beta, r.seed) for r in runs] == expected
+    if model == 'imae':
+      assert [r.gamma for r in runs] == [2 * beta for beta, _ in expected]
+    assert [pathlib.Path(r.workdir) for r in runs] == [
+        beta_sweep.grid_workdir(tmp_path, model, beta, seed) for beta, seed in expected]
+  grid = beta_sweep.grid_workdir(tmp_path, 'beta_vae', 2.5, 3)
+  grid.mkdir(parents=True)
+  (grid / 'metrics.jsonl').write_text(json.dumps(
+      {'epoch': 4, 'test/clustering_accuracy': 0.5, 'test/mutual_information_y': 1.0,
+       'test/reconstruction': -90.0}) + '\n')
+  found = beta_sweep.collect(tmp_path, ['beta_vae'], betas, seeds, 4)
+  assert [r['test/clustering_accuracy'] for r in found['beta_vae'][2.5]] == [0.5]
+  assert found['beta_vae'][1.0] == []

@@ -17,6 +17,11 @@ interpolation), and IMSAT's accuracy and I(x; y) as a reference line when --refe
 IMSAT workdirs (their last test evaluation). --parallel runs that many trainings at once (2 on
 a 2-core CPU). The paper's full size: betas over [1, 10] and more, 10 seeds, its epochs (not
 stated).
+
+On a GPU, --one_program trains each model's whole grid as one sweep program instead
+(`icvae train --sweep=beta:... --seeds=...`; IMAE's beta and gamma as one tied axis), in
+<runs>/<model>/beta=<B>/seed=<S> (IMAE: beta=<B>,gamma=<2B>): one compilation per model and
+every point of the grid in each step. The table and figure read either layout.
 """
 
 import collections
@@ -59,6 +64,9 @@ def define_flags():
   flags.DEFINE_string('data_dir', '', 'MNIST IDX folder (optional).')
   flags.DEFINE_bool('plot_only', False, 'Only collect the runs already there and plot.')
   flags.DEFINE_integer('parallel', 1, 'Trainings run at once.', lower_bound=1)
+  flags.DEFINE_bool('one_program', False, 'Train each model\'s grid (every beta and seed) '
+                    'as one sweep program, in <runs>/<model>/beta=<B>/seed=<S>: for a GPU. '
+                    'Off: a process per point, --parallel of them at once.')
   flags.DEFINE_string('reference', '', 'A glob of IMSAT workdirs (e.g. '
                       'runs/imsat_results/mnist_imsat_heldout_seed*): their mean final test '
                       'accuracy and I(x; y) are drawn as a reference line.')
@@ -73,7 +81,22 @@ def flagfile(dataset, model):
 
 
 def workdir(runs, model, beta, seed):
+  """The workdir of one point trained as a process of its own."""
   return pathlib.Path(runs) / f'{model}_beta{beta:g}_seed{seed}'
+
+
+def sweep_axis(model, betas):
+  """The `--sweep` value of a model's grid: IMAE ties gamma = 2 beta to beta."""
+  if model == 'imae':
+    return 'beta,gamma:' + ','.join(f'{b:g}:{2 * b:g}' for b in betas)
+  return 'beta:' + ','.join(f'{b:g}' for b in betas)
+
+
+def grid_workdir(runs, model, beta, seed):
+  """The workdir of one point of a model's grid trained as one program (`--one_program`):
+  `icvae.sweep.expand`'s layout for `sweep_axis` and the seeds."""
+  point = f'beta={beta:g},gamma={2 * beta:g}' if model == 'imae' else f'beta={beta:g}'
+  return pathlib.Path(runs) / model / point / f'seed={seed}'
 
 
 def final_record(path, num_epochs):
@@ -86,25 +109,52 @@ def final_record(path, num_epochs):
   return last[-1] if last else None
 
 
-def train(model, beta, seed):
-  """Runs (or resumes) one point of the sweep in a subprocess."""
+def point_record(runs, model, beta, seed, num_epochs):
+  """The final record of a point in either layout (a process of its own first), or None."""
+  for path in (workdir(runs, model, beta, seed), grid_workdir(runs, model, beta, seed)):
+    record = final_record(path, num_epochs)
+    if record is not None:
+      return record
+  return None
+
+
+def _command(model, *settings):
+  """`icvae train` of the model's shipped config with the sweep's settings and `settings`."""
   command = [sys.executable, '-m', 'icvae', 'train',
              f'--flagfile={flagfile(FLAGS.dataset, model)}', f'--dataset={FLAGS.dataset}',
-             f'--beta={beta}',
              f'--vat_weight={FLAGS.vat_weight}', f'--num_epochs={FLAGS.num_epochs}',
-             f'--seed={seed}', f'--workdir={workdir(FLAGS.runs, model, beta, seed)}',
              f'--eval_every={FLAGS.num_epochs}',
              f'--checkpoint_every={min(10, FLAGS.num_epochs)}',
-             '--final_eval=false', '--progress=false']
-  if model == 'imae':
-    command.append(f'--gamma={2 * beta}')
+             '--final_eval=false', '--progress=false', *settings]
   if FLAGS.data_dir:
     command.append(f'--data_dir={FLAGS.data_dir}')
-  logging.info('training %s beta=%g seed=%s', model, beta, seed)
-  log = workdir(FLAGS.runs, model, beta, seed).with_suffix('.log')
+  return command
+
+
+def _run(command, log):
+  log = pathlib.Path(log)
   log.parent.mkdir(parents=True, exist_ok=True)
   with open(log, 'a') as stream:
     subprocess.run(command, check=True, stderr=stream)
+
+
+def train(model, beta, seed):
+  """Runs (or resumes) one point of the sweep in a subprocess."""
+  settings = [f'--beta={beta}', f'--seed={seed}',
+              f'--workdir={workdir(FLAGS.runs, model, beta, seed)}']
+  if model == 'imae':
+    settings.append(f'--gamma={2 * beta}')
+  logging.info('training %s beta=%g seed=%s', model, beta, seed)
+  _run(_command(model, *settings), workdir(FLAGS.runs, model, beta, seed).with_suffix('.log'))
+
+
+def train_grid(model, betas, seeds):
+  """Runs (or resumes) a model's whole grid as one sweep program in a subprocess."""
+  folder = pathlib.Path(FLAGS.runs) / model
+  logging.info('training %s: betas %s, seeds %s as one program', model,
+               ','.join(f'{b:g}' for b in betas), ','.join(map(str, seeds)))
+  _run(_command(model, f'--workdir={folder}', f'--sweep={sweep_axis(model, betas)}',
+                f'--seeds={",".join(map(str, seeds))}'), folder.with_suffix('.log'))
 
 
 def interval(values, coverage=0.8):
@@ -129,7 +179,7 @@ def collect(runs, models, betas, seeds, num_epochs):
   found = collections.defaultdict(dict)
   for model in models:
     for beta in betas:
-      records = [final_record(workdir(runs, model, beta, seed), num_epochs) for seed in seeds]
+      records = [point_record(runs, model, beta, seed, num_epochs) for seed in seeds]
       found[model][beta] = [r for r in records if r is not None]
   return found
 
@@ -204,9 +254,13 @@ def main(argv):
   unknown = set(FLAGS.models) - set(MODELS)
   if unknown:
     raise app.UsageError(f'--models: unknown {sorted(unknown)}; choose from {MODELS}.')
-  if not FLAGS.plot_only:
-    todo = [(model, beta, seed) for seed in seeds for beta in betas for model in FLAGS.models
-            if final_record(workdir(FLAGS.runs, model, beta, seed), FLAGS.num_epochs) is None]
+  todo = [] if FLAGS.plot_only else [
+      (model, beta, seed) for seed in seeds for beta in betas for model in FLAGS.models
+      if point_record(FLAGS.runs, model, beta, seed, FLAGS.num_epochs) is None]
+  if FLAGS.one_program:
+    for model in dict.fromkeys(model for model, _, _ in todo):
+      train_grid(model, betas, seeds)
+  elif todo:
     with concurrent.futures.ThreadPoolExecutor(FLAGS.parallel) as pool:
       for future in [pool.submit(train, *point) for point in todo]:
         future.result()
