@@ -14,6 +14,10 @@
 #                                                # 30 epochs, each model's grid one program
 #                                                # (DATASETS="mnist fashion_mnist"; Fashion-MNIST
 #                                                # travels in .gpu_data/fashion_mnist)
+#   PART=freeprior bash benchmarks/gpu_session.sh # InfoCatVAE section 11's free-prior claim at
+#                                                # 600 epochs: the recurrent free-prior CatVAE,
+#                                                # CatVAE and InfoCatVAE x seeds 0 1 2, each one
+#                                                # sweep program, then how far the prior moved
 #
 # Writes its tables and logs under $OUT (default /tmp/gpu_out).
 set -uo pipefail
@@ -106,5 +110,21 @@ if [[ $PART == figure3 ]]; then
     find /tmp/figure3/$dataset -name metrics.jsonl | tar -cf "$OUT/figure3_${dataset}_metrics.tar" -T - 2>/dev/null
     tail -n 3 /tmp/figure3/$dataset/*.log >> "$OUT/figure3_$dataset.log" 2>/dev/null
   done
+fi
+if [[ $PART == freeprior ]]; then
+  workdirs=() seeds=${SEEDS:-0,1,2}
+  for config in seq_mnist_catvae_free_prior seq_mnist_catvae seq_mnist_infocatvae; do
+    timeout ${FREEPRIOR_TIMEOUT:-170} python3 -m experiments.seq_mnist \
+        --flagfile=experiments/flags/$config.flags --data_dir="$DATA" --workdir=/tmp/fp/$config \
+        --seeds=$seeds --num_epochs=${EPOCHS:-600} --eval_every=100 \
+        --checkpoint_every=100 --final_eval=false --progress=false 2>"$OUT/freeprior_$config.log"
+    for seed in ${seeds//,/ }; do
+      tail -n 1 "/tmp/fp/$config/seed=$seed/metrics.jsonl" \
+          | sed "s/^/{\"run\": \"$config\/seed=$seed\", \"last\": /; s/$/}/" >> "$OUT/freeprior_last.jsonl"
+      workdirs+=("/tmp/fp/$config/seed=$seed")
+    done
+  done
+  python3 -m experiments.probes.prior_drift --workdirs="$(IFS=,; echo "${workdirs[*]}")" \
+      2>>"$OUT/freeprior_drift.log" | tee "$OUT/freeprior_drift.md"
 fi
 ls -la "$OUT"

@@ -76,3 +76,30 @@ def test_one_program_layout_is_the_sweep_programs_and_is_read_like_the_other(tmp
   found = beta_sweep.collect(tmp_path, ['beta_vae'], betas, seeds, 4)
   assert [r['test/clustering_accuracy'] for r in found['beta_vae'][2.5]] == [0.5]
   assert found['beta_vae'][1.0] == []
+
+
+def test_verdict_compares_the_seeds_80_percent_intervals():
+  # Three seeds [a, b, c]: 10th percentile a + 0.2 (b - a), 90th b + 0.8 (c - b).
+  # [0.5, 0.6, 1.0] spans [0.52, 0.92]; [0.0, 0.1, 0.5] spans [0.02, 0.42].
+  assert beta_sweep.verdict(np.array([0.5, 0.6, 1.0]), np.array([0.0, 0.1, 0.5])) == 'holds'
+  assert beta_sweep.verdict(np.array([0.0, 0.1, 0.5]), np.array([0.5, 0.6, 1.0])) == 'reversed'
+  # Shift the lower set up by 0.11: it spans [0.13, 0.53], which reaches 0.52.
+  assert beta_sweep.verdict(np.array([0.5, 0.6, 1.0]), np.array([0.11, 0.21, 0.61])) == 'overlap'
+
+
+def test_orderings_count_the_betas_where_each_claim_holds(tmp_path):
+  accuracy = {('imae', 1.0): [0.9, 0.92, 0.95], ('info_vae', 1.0): [0.7, 0.8, 0.75],
+              ('imae', 5.0): [0.6, 0.62, 0.61], ('info_vae', 5.0): [0.8, 0.81, 0.82]}
+  for (model, beta), values in accuracy.items():
+    for seed, value in enumerate(values):
+      _write_run(tmp_path, model, beta, seed, value)
+  found = beta_sweep.collect(tmp_path, ['imae', 'info_vae'], [1.0, 5.0], [0, 1, 2], 3)
+  text = beta_sweep.orderings(found, [1.0, 5.0])
+  row = next(line for line in text.splitlines() if line.startswith('| IMAE > InfoVAE: test'))
+  assert row == ('| IMAE > InfoVAE: test accuracy | +0.173 holds | -0.200 reversed '
+                 '| 1 / 1 / 0 |')
+  assert not any(line.startswith('| IMAE > β-VAE') for line in text.splitlines())
+  # _write_run's reconstruction is -100 - beta: falling; its I(x; y) is flat (2.0), which
+  # counts as not rising.
+  assert 'IMAE: I(x; y) from the smallest to the largest beta: 2.000 → 2.000' in text
+  assert '(never rises)' in text

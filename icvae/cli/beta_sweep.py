@@ -205,6 +205,74 @@ def table(found, betas, reference=()):
   return '\n'.join(lines)
 
 
+# The paper's orderings (section 4.2.1 and Figure 3), as (higher, lower, quantity): at a
+# given beta, `higher`'s value of the quantity is claimed above `lower`'s.
+ORDERINGS = (
+    ('imae', 'info_vae', 'test/clustering_accuracy'),
+    ('imae', 'joint_vae', 'test/clustering_accuracy'),
+    ('imae', 'beta_vae', 'test/clustering_accuracy'),
+    ('info_vae', 'beta_vae', 'test/clustering_accuracy'),
+    ('joint_vae', 'beta_vae', 'test/clustering_accuracy'),
+    ('imae', 'beta_vae', 'test/mutual_information_y'),
+    ('info_vae', 'beta_vae', 'test/mutual_information_y'),
+    ('joint_vae', 'beta_vae', 'test/mutual_information_y'),
+    ('imae', 'beta_vae', 'test/reconstruction'),
+    ('info_vae', 'beta_vae', 'test/reconstruction'),
+    ('joint_vae', 'beta_vae', 'test/reconstruction'),
+)
+
+
+def verdict(higher, lower, coverage=0.8):
+  """Whether values `higher` sit above values `lower`, judged by their seeds' intervals.
+
+  'holds' when `higher`'s central `coverage` interval lies wholly above `lower`'s,
+  'reversed' when wholly below, 'overlap' otherwise (the seeds cannot tell them apart at
+  that coverage). The intervals are `interval`'s, the figure's shaded bands; one seed is a
+  zero-width interval.
+  """
+  high_low, high_high = interval(higher, coverage)
+  low_low, low_high = interval(lower, coverage)
+  if high_low > low_high:
+    return 'holds'
+  if high_high < low_low:
+    return 'reversed'
+  return 'overlap'
+
+
+def orderings(found, betas, claims=ORDERINGS):
+  """Markdown: for each claimed ordering, the difference of means and the verdict per beta,
+  and the count of betas where it holds / is reversed / overlaps."""
+  label = dict(QUANTITIES)
+  lines = ['| claim | ' + ' | '.join(f'β = {b:g}' for b in betas) + ' | holds / reversed / overlap |',
+           '|---|' + '---|' * len(betas) + '---|']
+  for higher, lower, key in claims:
+    cells, counts = [], collections.Counter()
+    for beta in betas:
+      a = [r[key] for r in found.get(higher, {}).get(beta, [])]
+      b = [r[key] for r in found.get(lower, {}).get(beta, [])]
+      if not a or not b:
+        cells.append('')
+        continue
+      result = verdict(np.array(a), np.array(b))
+      counts[result] += 1
+      cells.append(f'{np.mean(a) - np.mean(b):+.3f} {result}')
+    if not counts:
+      continue
+    claim = (f'{LABELS.get(higher, higher)} > {LABELS.get(lower, lower)}: '
+             f'{label[key].split(" (")[0].split(",")[0]}')
+    lines.append(f'| {claim} | ' + ' | '.join(cells) + f' | {counts["holds"]} / '
+                 f'{counts["reversed"]} / {counts["overlap"]} |')
+  for model in found:
+    means = [np.mean([r['test/mutual_information_y'] for r in found[model][beta]])
+             for beta in betas if found[model].get(beta)]
+    if len(means) > 1:
+      never_rising = all(later <= earlier for earlier, later in zip(means, means[1:]))
+      lines.append(f'\n{LABELS.get(model, model)}: I(x; y) from the smallest to the largest '
+                   f'beta: {" → ".join(f"{m:.3f}" for m in means)} '
+                   f'({"never rises" if never_rising else "rises somewhere"}).')
+  return '\n'.join(lines)
+
+
 def _cell(values):
   if len(values) < 2:
     return f'{values.mean():.3f}'
@@ -273,7 +341,10 @@ def main(argv):
            f'seeds {",".join(map(str, seeds))} (mean, shaded: 80% of the seeds)')
   plot(found, betas, out / 'figure3.png', title, reference)
   text = (f'{title}\n\nCells: mean ± std [10th, 90th percentile] over seeds.\n\n'
-          f'{table(found, betas, reference)}\n')
+          f'{table(found, betas, reference)}\n\n'
+          'The paper\'s orderings: the difference of the means, and "holds" where the first\'s '
+          '80% interval over seeds lies wholly above the second\'s ("reversed": wholly below).'
+          f'\n\n{orderings(found, betas)}\n')
   (out / 'figure3.md').write_text(text)
   print(text)
   logging.info('wrote %s and %s', out / 'figure3.png', out / 'figure3.md')
