@@ -103,3 +103,5 @@ def test_orderings_count_the_betas_where_each_claim_holds(tmp_path):
   # counts as not rising.
   assert 'IMAE: I(x; y) from the smallest to the largest beta: 2.000 → 2.000' in text
   assert '(never rises)' in text
+  assert beta_sweep.orderings(found, [2.0]) == (
+      '(No two methods of a claim share a trained beta yet.)')
