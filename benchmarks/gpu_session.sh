@@ -11,9 +11,9 @@
 #                                                # grid, MIG on the whole grid, S = 10,000)
 #   PART=figure3 bash benchmarks/gpu_session.sh  # IMAE's Figure 3 at the paper's 10 seeds: the
 #                                                # four models x betas 1,2,5,10,20 x seeds 0-9,
-#                                                # 30 epochs, each model's grid one program
-#                                                # (DATASETS="mnist fashion_mnist"; Fashion-MNIST
-#                                                # travels in .gpu_data/fashion_mnist)
+#                                                # 30 epochs, each model's grid one program;
+#                                                # one dataset a call (DATASETS=fashion_mnist:
+#                                                # it travels in .gpu_data/fashion_mnist)
 #   PART=freeprior bash benchmarks/gpu_session.sh # InfoCatVAE section 11's free-prior claim at
 #                                                # 600 epochs: the recurrent free-prior CatVAE,
 #                                                # CatVAE and InfoCatVAE x seeds 0 1 2, each one
@@ -97,15 +97,19 @@ if [[ $PART == dsprites ]]; then
   find /tmp/figure5 -name report.json | tar -cf "$OUT/figure5_reports.tar" -T - 2>/dev/null
 fi
 if [[ $PART == figure3 ]]; then
-  # IMSAT reference lines travel as the metrics of runs/imsat_results (if carried).
-  for dataset in ${DATASETS:-mnist fashion_mnist}; do
+  # Each model's grid is one program: 50 runs x 30 epochs, a few minutes per model on an
+  # H100, so one call does one dataset (a second call on the warm machine, DATASETS=
+  # fashion_mnist, the other; a program cut by its timeout resumes there). IMSAT reference
+  # lines come from runs/imsat_results when it is carried.
+  for dataset in ${DATASETS:-mnist}; do
     reference=runs/imsat_results/${dataset}_imsat_heldout_seed*
     [[ $dataset == fashion_mnist ]] && reference=runs/imsat_results/fashion_mnist_imsat_seed*
-    timeout ${FIGURE3_TIMEOUT:-280} python3 -m experiments.beta_sweep --dataset=$dataset \
-        --data_dir=.gpu_data/$dataset --betas=${BETAS:-1,2,5,10,20} \
-        --seeds=${SEEDS:-0,1,2,3,4,5,6,7,8,9} --num_epochs=${EPOCHS:-30} --one_program \
-        --runs=/tmp/figure3/$dataset --reference="$reference" 2>"$OUT/figure3_$dataset.log" \
-        | tee "$OUT/figure3_$dataset.md"
+    sweep=(python3 -m experiments.beta_sweep --dataset=$dataset --data_dir=.gpu_data/$dataset
+           --betas=${BETAS:-1,2,5,10,20} --seeds=${SEEDS:-0,1,2,3,4,5,6,7,8,9}
+           --num_epochs=${EPOCHS:-30} --runs=/tmp/figure3/$dataset --reference="$reference")
+    timeout ${FIGURE3_TIMEOUT:-540} "${sweep[@]}" --one_program >/dev/null 2>"$OUT/figure3_$dataset.log"
+    echo "figure3 $dataset exit $?" | tee -a "$OUT/figure3_$dataset.log"
+    "${sweep[@]}" --plot_only 2>>"$OUT/figure3_$dataset.log" | tee "$OUT/figure3_$dataset.md"
     cp /tmp/figure3/$dataset/figure3.png "$OUT/figure3_$dataset.png" 2>/dev/null
     find /tmp/figure3/$dataset -name metrics.jsonl | tar -cf "$OUT/figure3_${dataset}_metrics.tar" -T - 2>/dev/null
     tail -n 3 /tmp/figure3/$dataset/*.log >> "$OUT/figure3_$dataset.log" 2>/dev/null
