@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU rows of BENCHMARKS.md, as one prepared script for a lent GPU machine (its image has
 # jax, flax, optax, orbax, torch; not tensorflow-datasets or tensorboardX, which travel as
-# wheels in .whl/, nor ../shared, so MNIST travels in .gpu_data/mnist).
+# wheels in .whl/, nor ../shared, so MNIST travels in .gpu_data/mnist: bash
+# benchmarks/gpu_prepare.sh makes both; carry them).
 #
 #   PART=bench  bash benchmarks/gpu_session.sh   # sweep throughput, bf16 speed and metrics,
 #                                                # icvae beside torch.compile / CUDA graphs
