@@ -6,7 +6,7 @@ Layers, each importing only the ones above it in this list:
   arrays), `dsprites` (draws dSprites), `files` (reads your own data);
 - networks: `models` (Flax NNX);
 - objectives: `objectives` (one module per model family, and the registry);
-- the loop: `config`, `train`, `checkpoints`, `loop`;
+- the loop: `config`, `train`, `checkpoints`, `sweep`, `loop`;
 - reporting: `figures`, `report`;
 - `icvae.sklearn` (scikit-learn estimators; optional, import it yourself).
 """

@@ -146,7 +146,7 @@ GENERAL_SETTINGS = (
 
 
 # Names a model family's settings may not take: the general settings, and the flags of the
-# binaries that are not settings (evaluation sizes, --final_eval; see experiments.common).
+# binaries that are not settings (evaluation sizes, --final_eval; see icvae.cli.common).
 RESERVED_NAMES = frozenset(s.name for s in GENERAL_SETTINGS) | {
     'iwae_samples', 'iwae_examples', 'num_generated', 'kde_train_examples', 'kde_folds',
     'mig_samples', 'mig_points', 'mig_position_stride',

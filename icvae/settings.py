@@ -1,7 +1,7 @@
 """One definition per run setting: its type, default, help, and check.
 
 A `Setting` is the single place where a knob of a run is described. The command-line flags
-(`experiments.common`), the validation of a configuration (`icvae.config.RunConfig`) and
+(`icvae.cli.common`), the validation of a configuration (`icvae.config.RunConfig`) and
 the saved `config.json` are all derived from these definitions, so a setting is written
 once. Model families (`icvae.objectives`) declare the settings they read; the general ones
 (data, optimiser, loop) live in `icvae.config`.

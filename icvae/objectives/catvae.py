@@ -149,18 +149,18 @@ class InfoCatVAE(objectives.Objective):
   Evaluation always includes the information cross-entropy (for CatVAE too, to compare as
   in section 10).
   """
-  beta_cont: float = 10.0
-  beta_cat: float = 10.0
-  beta_info: float = 100.0
-  reconstruction: str = 'expected'
+  beta_cont: float = BETA_CONT.default
+  beta_cat: float = BETA_CAT.default
+  beta_info: float = BETA_INFO.default
+  reconstruction: str = RECONSTRUCTION.default
   likelihood: Any = 'bernoulli'
   num_info_samples: Optional[int] = None
   stratified_info: bool = True
-  vat_weight: float = 0.0
-  vat_epsilon: float = 1.0
-  vat_xi: float = 10.0
-  vat_power_iterations: int = 1
-  vat_epsilon_neighbour: int = 0
+  vat_weight: float = shared.VAT_WEIGHT.default
+  vat_epsilon: float = shared.VAT_EPSILON.default
+  vat_xi: float = shared.VAT_XI.default
+  vat_power_iterations: int = shared.VAT_POWER_ITERATIONS.default
+  vat_epsilon_neighbour: int = shared.VAT_EPSILON_NEIGHBOUR.default
 
   def __post_init__(self):
     for name in ('beta_cont', 'beta_cat', 'beta_info', 'vat_weight'):

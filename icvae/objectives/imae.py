@@ -33,10 +33,12 @@ GAMMA = Setting('gamma', 2.0, 'gamma: the weight of the total correlation TC(z) 
 @dataclasses.dataclass(frozen=True)
 class IMAE(joint_code.JointCodeObjective):
   """IMAE's objective (module docstring); beta, gamma, mu as there."""
-  gamma: float = 2.0
-  marginal_entropy_weight: float = 1.0
+  gamma: float = GAMMA.default
+  marginal_entropy_weight: float = shared.MARGINAL_ENTROPY_WEIGHT.default
 
   def penalty(self, stats, step):
+    """beta (H(y|x) - mu H(y)) + beta sum_k KL(p(z_k) || N(0, 1)) + gamma TC(z): eq. 10's
+    terms other than the reconstruction, negated (VAT is added by `JointCodeObjective`)."""
     del step
     information_y = (self.marginal_entropy_weight * stats['entropy_y']
                      - stats['conditional_entropy_y'])

@@ -72,6 +72,11 @@ def information_loss(logits, marginal_entropy_weight):
 class IMSAT(objectives.Objective):
   """IMSAT's objective (module docstring).
 
+  The defaults are IMSAT's published objective on MNIST (lambda = 0.1, mu = 4, VAT weight 1
+  at radius 0.25 x the distance to the 10th neighbour), the values of `mnist_imsat.flags`.
+  The command line starts instead from the settings every family shares
+  (`objectives.shared`: mu = 1, no VAT), which a flagfile sets.
+
   Attributes:
     information_weight: lambda.
     marginal_entropy_weight: mu.

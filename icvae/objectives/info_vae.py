@@ -20,6 +20,7 @@ class InfoVAE(joint_code.JointCodeObjective):
   """InfoVAE's objective (module docstring)."""
 
   def penalty(self, stats, step):
+    """beta [KL(p(y) || uniform) + KL(p(z) || N(0, I))] (IMAE Figure 1: ③ + ⑤)."""
     del step
     return self.beta * (stats['marginal_kl_y'] + stats['aggregate_kl_z']), {}
 

@@ -157,17 +157,17 @@ class JointCodeObjective(objectives.Objective):
       by `training_data`, `vat.nearest_neighbour_distances`).
     likelihood: of the pixels given the decoder's output (Bernoulli, Table 1's sigmoid).
   """
-  beta: float = 1.0
-  temperature: float = 0.67
-  temperature_final: float = 0.0
-  temperature_anneal_steps: int = 0
-  reconstruction_delay_steps: int = 0
-  reconstruction_warmup_steps: int = 0
-  vat_weight: float = 0.0
-  vat_epsilon: float = 1.0
-  vat_xi: float = 10.0
-  vat_power_iterations: int = 1
-  vat_epsilon_neighbour: int = 0
+  beta: float = BETA.default
+  temperature: float = TEMPERATURE.default
+  temperature_final: float = TEMPERATURE_FINAL.default
+  temperature_anneal_steps: int = TEMPERATURE_ANNEAL_STEPS.default
+  reconstruction_delay_steps: int = RECONSTRUCTION_DELAY_STEPS.default
+  reconstruction_warmup_steps: int = RECONSTRUCTION_WARMUP_STEPS.default
+  vat_weight: float = shared.VAT_WEIGHT.default
+  vat_epsilon: float = shared.VAT_EPSILON.default
+  vat_xi: float = shared.VAT_XI.default
+  vat_power_iterations: int = shared.VAT_POWER_ITERATIONS.default
+  vat_epsilon_neighbour: int = shared.VAT_EPSILON_NEIGHBOUR.default
   likelihood: Any = 'bernoulli'
 
   def __post_init__(self):
@@ -191,6 +191,12 @@ class JointCodeObjective(objectives.Objective):
     return shared.vat_training_data(self, images)
 
   def loss(self, networks, batch, key, step):
+    """The family's loss on a minibatch, a scalar to minimise, and its terms (a dict):
+    `penalty` (of `code_statistics`, minibatch estimates) - w(t) * mean_b log q(x_b|y_b, z_b)
+    + vat_weight * VAT. y is a Gumbel-softmax sample at the step's temperature, z the
+    reparameterised sample; w(t) is the reconstruction's schedule (0, then a linear ramp to
+    1; 1 without one). Each term is a mean over the minibatch, the log-likelihood summed
+    over pixels."""
     batch, epsilon = shared.vat_batch(self, batch)
     encode_key, z_key, y_key, vat_key = jax.random.split(key, 4)
     posterior = networks.encode(batch, encode_key)

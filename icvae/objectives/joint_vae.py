@@ -33,18 +33,19 @@ CAPACITY_STEPS = Setting('capacity_steps', 25000, 'Optimiser steps over which th
 @dataclasses.dataclass(frozen=True)
 class JointVAE(joint_code.JointCodeObjective):
   """JointVAE's objective (module docstring); num_categories K sets the cap log K."""
-  capacity_y: float = 5.0
-  capacity_z: float = 5.0
-  capacity_steps: int = 25000
+  capacity_y: float = CAPACITY_Y.default
+  capacity_z: float = CAPACITY_Z.default
+  capacity_steps: int = CAPACITY_STEPS.default
   num_categories: int = 10
 
   def capacities(self, step):
-    """(C_y(t), C_z(t)) in nats."""
+    """(C_y(t), C_z(t)) in nats at step t: Dupont 2018 eq. 7's capacities, C_y capped at log K."""
     capacity_y = losses.linear_capacity(step, self.capacity_y, self.capacity_steps)
     return (jnp.minimum(capacity_y, math.log(self.num_categories)),
             losses.linear_capacity(step, self.capacity_z, self.capacity_steps))
 
   def penalty(self, stats, step):
+    """beta |KL_y - C_y(t)| + beta |KL_z - C_z(t)| (Dupont 2018 eq. 7; IMAE Figure 1)."""
     capacity_y, capacity_z = self.capacities(step)
     penalty = (losses.capacity_penalty(stats['kl_y'], capacity_y, self.beta)
                + losses.capacity_penalty(stats['kl_z'], capacity_z, self.beta))
