@@ -1,9 +1,14 @@
-"""icvae.figures.tile and image_grid: the grid drawn as one image."""
+"""icvae.figures.tile and image_grid (the grid drawn as one image), and `icvae figure5`."""
 
+from absl import app
 import numpy as np
 from PIL import Image
+import pytest
 
+import fakes
 from icvae import figures
+from icvae import loop
+from icvae.cli import figure5
 
 
 def test_tile_places_each_image_and_leaves_the_gaps_white():
@@ -40,3 +45,18 @@ def test_image_grid_writes_a_png_with_labels(tmp_path):
                      column_labels=list('wxyz'))
   width, height = Image.open(path).size
   assert width > height > 100
+
+
+def test_figure5_samples_each_category_of_a_catvae_run_and_refuses_a_run_without_p_z_given_c(
+    tmp_path):
+  dataset = fakes.tiny_dataset()
+  loop.train_and_evaluate(fakes.tiny_config(tmp_path / 'catvae', model='catvae', num_epochs=1),
+                          dataset)
+  panel = figure5.category_samples(tmp_path / 'catvae', samples=3, seed=0)
+  assert panel.shape == (10, 3, *dataset.test_images.shape[1:])
+  assert panel.min() >= 0 and panel.max() <= 1      # Bernoulli means
+  assert not np.allclose(panel[:, 0], panel[:, 1])  # distinct draws of z ~ p(z|c)
+  loop.train_and_evaluate(fakes.tiny_config(tmp_path / 'imae', model='imae', num_epochs=1),
+                          dataset)
+  with pytest.raises(app.UsageError, match='imae run, which has no prior p.z.c.'):
+    figure5.category_samples(tmp_path / 'imae', samples=3, seed=0)

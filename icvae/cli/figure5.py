@@ -5,7 +5,9 @@ r"""Figure 5 of the paper: samples per category from several trained models, sid
       --titles="free-prior CatVAE,CatVAE,InfoCatVAE"
 
 Each panel: one row per category c, ten decoded samples of z ~ p(z|c) (with the model's own,
-possibly learned, prior means), from each run's latest checkpoint.
+possibly learned, prior means), from each run's latest checkpoint. The runs must be of a
+family with a conditional prior p(z|c) (CatVAE, InfoCatVAE: the families whose report has
+the information section); images keep their shape (grey or colour).
 """
 
 import sys
@@ -20,23 +22,44 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 import icvae
+from icvae import figures
+from icvae import objectives
 from icvae import priors
 
-flags.DEFINE_list('workdirs', None, 'Training workdirs, one panel each.')
-flags.DEFINE_list('titles', None, 'Panel titles (default: the workdir names).')
-flags.DEFINE_string('out', 'figure5.png', 'Output PNG.')
-flags.DEFINE_integer('samples', 10, 'Samples per category.')
-flags.DEFINE_integer('seed', 0, 'Seed of the samples.')
+
+def define_flags():
+  """The binary's flags (defined when run, so that importing this module defines none)."""
+  flags.DEFINE_list('workdirs', None, 'Training workdirs, one panel each.')
+  flags.DEFINE_list('titles', None, 'Panel titles (default: the workdir names).')
+  flags.DEFINE_string('out', 'figure5.png', 'Output PNG.')
+  flags.DEFINE_integer('samples', 10, 'Samples per category.')
+  flags.DEFINE_integer('seed', 0, 'Seed of the samples.')
+
+
 FLAGS = flags.FLAGS
 
 
 def category_samples(workdir, samples, seed):
-  """(K, samples, H, W) decoded mean images of z ~ p(z|c) for every category c."""
+  """(K, samples, H, W[, C]) decoded mean images of z ~ p(z|c) for every category c.
+
+  Raises:
+    app.UsageError: the run's family has no conditional prior p(z|c), or its images are
+      not images (a feature table).
+  """
   loaded = icvae.load_model(workdir)
+  config = loaded.config
+  if 'information' not in objectives.get(config.model).report_sections:
+    raise app.UsageError(
+        f'{workdir} is a {config.model} run, which has no prior p(z|c) to sample: figure5 '
+        'draws CatVAE and InfoCatVAE runs (`icvae evaluate` draws any run\'s samples per '
+        'category).')
+  if len(config.image_shape) not in (2, 3):
+    raise app.UsageError(f'{workdir} models {config.image_shape}-shaped features, not images: '
+                         'figure5 draws images only.')
   means = loaded.model.prior_means()
   z = priors.sample_conditional(jax.random.key(seed), means, samples)
-  images = icvae.decode_mean(loaded.model, z, loaded.config.likelihood)
-  return images.reshape(means.shape[0], samples, 28, 28)
+  images = icvae.decode_mean(loaded.model, z, config.likelihood)
+  return np.asarray(images).reshape(means.shape[0], samples, *config.image_shape)
 
 
 def main(argv):
@@ -54,14 +77,11 @@ def main(argv):
     sys.exit(1)
   figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.6), squeeze=False)
   for axis, panel, title in zip(axes[0], panels, titles):
-    k, n = panel.shape[:2]
-    mosaic = panel.transpose(0, 2, 1, 3).reshape(k * 28, n * 28)
-    axis.imshow(np.clip(mosaic, 0, 1), cmap='gray', vmin=0, vmax=1)
-    axis.set_yticks(np.arange(k) * 28 + 14)
+    k, height = panel.shape[0], panel.shape[2]
+    axis.imshow(np.clip(figures.tile(panel), 0, 1), cmap='gray', vmin=0, vmax=1)
+    axis.set_yticks(np.arange(k) * (height + figures.GAP) + height / 2)
     axis.set_yticklabels([f'c={c}' for c in range(k)], fontsize=7)
     axis.set_xticks([])
     axis.set_title(title, fontsize=10)
-  figure.suptitle('Figure 5: samples per category (rows), z ~ p(z|c)', fontsize=11)
-  figure.tight_layout()
-  figure.savefig(FLAGS.out, dpi=90)
+  figures.save(figure, FLAGS.out, 'Figure 5: samples per category (rows), z ~ p(z|c)', dpi=90)
   print(f'wrote {FLAGS.out}')
