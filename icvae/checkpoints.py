@@ -197,27 +197,32 @@ def restore_parameters(directory, abstract_state, config):
   Raises:
     CheckpointError: no checkpoint there, or one made for another model.
   """
+  other_run = 'Pass the checkpoints/ folder of a run of the same model, or drop --restore_from.'
   if not pathlib.Path(directory).is_dir():
-    raise CheckpointError(f'--restore_from={directory}: no such checkpoints folder.')
+    raise CheckpointError(f'--restore_from={directory}: no such checkpoints folder. {other_run}')
   source = manager(directory, create=False)
   try:
     epoch = source.latest_step()
     if epoch is None:
-      raise CheckpointError(f'--restore_from={directory}: no checkpoint there.')
+      raise CheckpointError(f'--restore_from={directory}: no checkpoint there (the run saved '
+                            f'none yet). {other_run}')
     try:
       saved = _array_layout(source.item_metadata(epoch)['state'])
     except Exception as e:  # orbax raises several types for an unreadable checkpoint
       raise CheckpointError(f'--restore_from={directory}: the checkpoint of epoch {epoch} '
-                            f'cannot be read ({e}).') from e
+                            f'cannot be read ({e}). Move {directory}/{epoch} away to restore '
+                            'the one before it.') from e
     problem = _layout_difference(saved, _array_layout(abstract_state))
     if problem:
       raise CheckpointError(f'--restore_from={directory}: checkpoint does not fit this model '
-                            f'({problem}).')
+                            f'({problem}). Give the settings that shape the networks the '
+                            'values of that run (its config.json).')
     try:
       restored, meta = restore(source, epoch, abstract_state)
     except Exception as e:  # orbax raises several types for a corrupt checkpoint
       raise CheckpointError(f'--restore_from={directory}: checkpoint cannot be read '
-                            f'({e}).') from e
+                            f'({e}). Move {directory}/{epoch} away to restore the one '
+                            'before it.') from e
   finally:
     source.close()
   architecture = config_lib.architecture_settings()
@@ -227,7 +232,8 @@ def restore_parameters(directory, abstract_state, config):
   except config_lib.NewerFormatError as e:
     raise CheckpointError(f'--restore_from={directory}: the checkpoint was {e}') from e
   if diff:
-    raise CheckpointError(f'--restore_from={directory}: made for another model: {diff}.')
+    raise CheckpointError(f'--restore_from={directory}: made for another model: {diff}. '
+                          f'{other_run}')
   return restored._replace(step=np.zeros((), np.int32))
 
 

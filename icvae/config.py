@@ -279,7 +279,8 @@ class RunConfig:
     saved = dict(saved)
     version = saved.pop(FORMAT_KEY, 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-      raise SettingError(f'{FORMAT_KEY}={version!r} is not a config format')
+      raise SettingError(f'{FORMAT_KEY}={version!r} is not a config format: this config.json '
+                         'was not written by icvae, or was edited; use another --workdir.')
     if version > FORMAT_VERSION:
       raise NewerFormatError(
           f'written by a newer icvae (config format {version}; this icvae reads formats 1 to '
@@ -290,7 +291,9 @@ class RunConfig:
     known = all_settings()
     unknown = set(saved) - set(known)
     if unknown:
-      raise SettingError(f'unknown settings {sorted(unknown)}')
+      raise SettingError(f'unknown settings {sorted(unknown)}: written by a model family that is '
+                         'not registered here. Install the package that registers it (an '
+                         '`icvae.models` entry point), or use another --workdir.')
     return cls(**{k: v for k, v in saved.items() if k in own})
 
   @classmethod

@@ -196,16 +196,18 @@ def read_idx(path, expected_ndim):
     raise DataError(f'{path}: cannot read or decompress ({e}); download it again.') from e
   if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
     raise DataError(f'{path}: bad magic number {raw[:4].hex() or "(empty file)"}: not an IDX '
-                    'file.')
+                    'file; download it again.')
   if raw[2] != _IDX_UBYTE:
-    raise DataError(f'{path}: element type 0x{raw[2]:02x}, expected 0x08 (unsigned byte).')
+    raise DataError(f'{path}: element type 0x{raw[2]:02x}, expected 0x08 (unsigned byte): '
+                    'not the MNIST format; download it again.')
   ndim = raw[3]
   if ndim != expected_ndim:
     raise DataError(f'{path}: {ndim} dimensions in the header, expected {expected_ndim} '
-                    f'({"images" if expected_ndim == 3 else "labels"}).')
+                    f'({"images" if expected_ndim == 3 else "labels"}): an images file and a '
+                    'labels file swapped, or corrupt; download it again.')
   header = 4 + 4 * ndim
   if len(raw) < header:
-    raise DataError(f'{path}: truncated inside the header.')
+    raise DataError(f'{path}: truncated inside the header; download it again.')
   shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
   expected_bytes = int(np.prod(shape))
   if len(raw) - header != expected_bytes:
@@ -219,15 +221,19 @@ def read_split(folder, split):
   image_stem, label_stem = SPLIT_FILES[split]
   paths = [_find_file(folder, image_stem), _find_file(folder, label_stem)]
   if None in paths:
-    raise DataError(f'{folder}: missing {image_stem}.gz or {label_stem}.gz.')
+    raise DataError(f'{folder}: missing {image_stem}.gz or {label_stem}.gz; copy the four '
+                    'IDX files there, or drop --data_dir to use the cache or the download.')
   images, labels = read_idx(paths[0], 3), read_idx(paths[1], 1)
   if images.shape[1:] != (28, 28):
-    raise DataError(f'{paths[0]}: images of shape {images.shape[1:]}, expected (28, 28).')
+    raise DataError(f'{paths[0]}: images of shape {images.shape[1:]}, expected (28, 28): '
+                    'not MNIST or Fashion-MNIST; for other images use --dataset=custom '
+                    '--data=PATH.')
   if len(images) != len(labels):
     raise DataError(f'{paths[0]} holds {len(images)} images but {paths[1]} holds '
                     f'{len(labels)} labels: one of them is from another dataset or truncated.')
   if labels.max(initial=0) > 9:
-    raise DataError(f'{paths[1]}: label {labels.max()} out of range 0..9.')
+    raise DataError(f'{paths[1]}: label {labels.max()} out of range 0..9: not MNIST\'s labels; '
+                    'download it again.')
   return images, labels
 
 
@@ -334,7 +340,8 @@ def find_source(name, data_dir=None, cache_dir=None, allow_download=True):
   if data_dir:
     if not _has_all_files(data_dir):
       raise DataError(f'--data_dir={data_dir} does not hold the four IDX files '
-                      f'({", ".join(s + ".gz" for v in SPLIT_FILES.values() for s in v)}).')
+                      f'({", ".join(s + ".gz" for v in SPLIT_FILES.values() for s in v)}): '
+                      'copy them there, or drop --data_dir to use the cache or the download.')
     return pathlib.Path(data_dir)
   debian = DEBIAN_DIRS.get(name)
   if debian and _has_all_files(debian):

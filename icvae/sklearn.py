@@ -64,7 +64,8 @@ class _IcvaeClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                       ensure_min_samples=2 if reset else 1)
     if not reset and X.shape[1:] != self.example_shape_:
       raise ValueError(f'X has examples of shape {X.shape[1:]}, but {type(self).__name__} '
-                       f'was fitted on {self.example_shape_}.')
+                       f'was fitted on {self.example_shape_}; pass examples of that shape, or fit '
+                       'again on these.')
     if X.dtype.kind not in 'biuf' or X.dtype.kind == 'b':
       X = check_array(X, allow_nd=True, dtype=np.float32)
     if X.dtype != np.uint8:

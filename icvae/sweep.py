@@ -234,7 +234,7 @@ def check(configs, data):
     raise SettingError(f'two runs of the sweep share a workdir ({workdirs}); give each run '
                        'its own.')
   if any(c.model != configs[0].model for c in configs):
-    raise SettingError('--sweep: every run must be of one --model.')
+    raise SettingError('--sweep: every run must be of one --model; run one sweep per model.')
   own = config_lib.settings_of(configs[0].model)
   names = swept_names(configs)
   for name in names:

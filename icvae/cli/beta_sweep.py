@@ -338,7 +338,8 @@ def main(argv):
         future.result()
   found = collect(FLAGS.runs, FLAGS.models, betas, seeds, FLAGS.num_epochs)
   if not any(records for by_beta in found.values() for records in by_beta.values()):
-    raise app.UsageError(f'no finished runs under --runs={FLAGS.runs}.')
+    raise app.UsageError(f'no finished runs under --runs={FLAGS.runs}: train them first '
+                         '(without --plot_only), or point --runs at the sweep\'s folder.')
   out = pathlib.Path(FLAGS.runs)
   reference = reference_records(FLAGS.reference) if FLAGS.reference else []
   title = (f'{FLAGS.dataset}: {FLAGS.num_epochs} epochs, VAT weight {FLAGS.vat_weight:g}, '

@@ -78,8 +78,10 @@ def main(argv):
   if not FLAGS.workdirs or len(FLAGS.workdirs) != 2:
     raise app.UsageError('--workdirs needs exactly two training workdirs.')
   reference, other = (read(w) for w in FLAGS.workdirs)
-  if not reference or not other:
-    raise app.UsageError('no metrics.jsonl or eval/report.json in one of --workdirs.')
+  for workdir, numbers in zip(FLAGS.workdirs, (reference, other)):
+    if not numbers:
+      raise app.UsageError(f'{workdir} has no metrics.jsonl or eval/report.json: pass the '
+                           'workdir of a run that trained (or evaluated).')
   lines, largest = compare(reference, other, FLAGS.tolerance)
   print('\n'.join(lines))
   print(f'{len(reference)} numbers compared; largest relative difference {largest:.3g}')

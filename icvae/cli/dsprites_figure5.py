@@ -192,7 +192,8 @@ def main(argv):
       train(model, values, seeds, FLAGS.override, FLAGS.runs)
   found = collect(FLAGS.runs, FLAGS.models)
   if not found:
-    raise app.UsageError(f'no evaluated runs under --runs={FLAGS.runs}.')
+    raise app.UsageError(f'no evaluated runs under --runs={FLAGS.runs}: train them first '
+                         '(without --plot_only), or point --runs at the sweep\'s folder.')
   out = pathlib.Path(FLAGS.runs)
   found_seeds = sorted({r['config']['seed'] for by_point in found.values()
                         for reports in by_point.values() for r in reports})

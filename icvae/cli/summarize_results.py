@@ -128,7 +128,9 @@ def main(argv):
   del argv
   groups = collect(flags.FLAGS.runs)
   if not groups:
-    raise app.UsageError(f'no <run>/eval/report.json under --runs={flags.FLAGS.runs}.')
+    raise app.UsageError(f'no <run>/eval/report.json under --runs={flags.FLAGS.runs}: point '
+                         '--runs at the folder holding the evaluated runs, or evaluate them '
+                         'first (icvae evaluate --workdir=...).')
   print(table(groups))
   if flags.FLAGS.restarts:
     chosen = best_of_restarts(groups, flags.FLAGS.restarts)

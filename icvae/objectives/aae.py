@@ -97,7 +97,8 @@ def _validate(values):
         'pass --num_categories=1 and the code size as --delta (or --latent_dim).')
   if values['compute_dtype'] != 'float32':
     raise settings_lib.SettingError(
-        f'--compute_dtype={values["compute_dtype"]}: the AAE computes in float32 only.')
+        f'--compute_dtype={values["compute_dtype"]}: the AAE computes in float32 only; drop '
+        '--compute_dtype.')
   if values.get('latent_dim'):
     if values['delta'] not in (shared.DELTA.default, values['latent_dim']):
       raise settings_lib.SettingError(

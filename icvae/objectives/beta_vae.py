@@ -19,7 +19,8 @@ class BetaVAE(joint_code.JointCodeObjective):
   """β-VAE's objective (module docstring)."""
 
   def penalty(self, stats, step):
-    """beta [KL(p(y|x) || uniform) + KL(q(z|x) || N(0, I))] (IMAE Figure 1: ② + ③, ④ + ⑤)."""
+    """beta [KL(p(y|x) || uniform) + KL(q(z|x) || N(0, I))], batch means (IMAE Figure 1:
+    ② + ③ and ④ + ⑤)."""
     del step
     return self.beta * (stats['kl_y'] + stats['kl_z']), {}
 

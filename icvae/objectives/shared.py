@@ -111,8 +111,9 @@ def validate_float32_without_dropout(values, networks):
 def validate_categories(values):
   """--num_categories of a family with a categorical code: at least 2."""
   if values['num_categories'] < 2:
-    raise settings_lib.SettingError(f'--num_categories={values["num_categories"]}: need at '
-                                    'least 2 categories.')
+    raise settings_lib.SettingError(
+        f'--num_categories={values["num_categories"]}: need at least 2 categories; pass '
+        '--num_categories=2 or more (10 for MNIST\'s digits).')
   return values
 
 
