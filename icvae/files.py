@@ -42,8 +42,6 @@ from icvae.settings import default_cache_dir
 
 log = logging.getLogger('icvae')
 
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm',
-                  '.pgm')
 TABLE_SUFFIXES = ('.csv', '.parquet', '.pq')
 ARRAY_SUFFIXES = ('.npz', '.npy')
 NPZ_KEYS = ('x_train', 'y_train', 'x_test', 'y_test')

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 
 from icvae import likelihoods
 from icvae import models
-from icvae import objectives
+from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import shared
 from icvae.settings import Setting
@@ -48,7 +48,7 @@ def binary_cross_entropy_from_logits(logits, real):
 
 
 @dataclasses.dataclass(frozen=True)
-class AdversarialAutoencoder(objectives.Objective):
+class AdversarialAutoencoder(registry.Objective):
   """The AAE objective on a `models.AdversarialAutoencoder` (see the module docstring)."""
   adversarial_weight: float = 10.0
   likelihood: Any = 'bernoulli'
@@ -108,7 +108,7 @@ def _validate(values):
   return values
 
 
-AAE = objectives.register(objectives.ModelFamily(
+AAE = registry.register(registry.ModelFamily(
     name='aae',
     description='the adversarial autoencoder baseline of Table 1 (K = 1, d = --delta)',
     settings=(shared.NUM_CATEGORIES, shared.DELTA, shared.LATENT_DIM, ADVERSARIAL_WEIGHT),

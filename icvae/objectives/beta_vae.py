@@ -10,7 +10,7 @@ the ELBO of a joint-code VAE with a Gumbel-softmax relaxation in the reconstruct
 
 import dataclasses
 
-from icvae import objectives
+from icvae.objectives import registry
 from icvae.objectives import joint_code
 
 
@@ -25,6 +25,6 @@ class BetaVAE(joint_code.JointCodeObjective):
     return self.beta * (stats['kl_y'] + stats['kl_z']), {}
 
 
-FAMILY = objectives.register(joint_code.family(
+FAMILY = registry.register(joint_code.family(
     'beta_vae', 'beta-VAE: the ELBO with beta-weighted KL terms (IMAE Figure 1)', (),
     lambda config: BetaVAE(**joint_code.objective_options(config))))

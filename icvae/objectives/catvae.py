@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from icvae import likelihoods
 from icvae import losses
 from icvae import models
-from icvae import objectives
+from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import shared
 from icvae.objectives.shared import DELTA
@@ -128,7 +128,7 @@ def infocatvae_loss(key, x, posterior, decode_fn, classify_fn, prior_means, *, b
 
 
 @dataclasses.dataclass(frozen=True)
-class InfoCatVAE(objectives.Objective):
+class InfoCatVAE(registry.Objective):
   """The CatVAE / InfoCatVAE objective on a `models.CategoricalVAE` (`infocatvae_loss`).
 
   Attributes:
@@ -276,7 +276,7 @@ _SHARED = (NUM_CATEGORIES, DELTA, LATENT_DIM, PRIOR_SCALE, LEARNED_PRIOR, BETA_C
            RECONSTRUCTION) + shared.VAT_SETTINGS
 _SECTIONS = ('clustering', 'codes', 'information', 'iwae', 'reconstruction', 'parzen')
 
-CATVAE = objectives.register(objectives.ModelFamily(
+CATVAE = registry.register(registry.ModelFamily(
     name='catvae',
     description='CatVAE: the ELBO with a categorical and a continuous code (no information '
                 'term)',
@@ -288,7 +288,7 @@ CATVAE = objectives.register(objectives.ModelFamily(
     figures='categorical_figures',
     networks=('mlp', 'gru', 'conv')))
 
-INFOCATVAE = objectives.register(objectives.ModelFamily(
+INFOCATVAE = registry.register(registry.ModelFamily(
     name='infocatvae',
     description='InfoCatVAE: CatVAE plus the information term of eq. (7)',
     settings=_SHARED + (BETA_INFO, NUM_INFO_SAMPLES),

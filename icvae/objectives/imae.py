@@ -20,7 +20,7 @@ Choices:
 
 import dataclasses
 
-from icvae import objectives
+from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import joint_code
 from icvae.objectives import shared
@@ -52,6 +52,6 @@ def build_objective(config):
               **joint_code.objective_options(config))
 
 
-FAMILY = objectives.register(joint_code.family(
+FAMILY = registry.register(joint_code.family(
     'imae', 'IMAE: maximise I(x;y) and the informativeness of each z_k, penalise TC(z) '
     '(Gao et al., eq. 10)', (GAMMA, shared.MARGINAL_ENTROPY_WEIGHT), build_objective))

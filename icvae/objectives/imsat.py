@@ -42,7 +42,7 @@ import jax.numpy as jnp
 
 from icvae import information
 from icvae import models
-from icvae import objectives
+from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import shared
 from icvae.settings import Setting
@@ -69,7 +69,7 @@ def information_loss(logits, marginal_entropy_weight):
 
 
 @dataclasses.dataclass(frozen=True)
-class IMSAT(objectives.Objective):
+class IMSAT(registry.Objective):
   """IMSAT's objective (module docstring).
 
   The defaults are IMSAT's published objective on MNIST (lambda = 0.1, mu = 4, VAT weight 1
@@ -159,7 +159,7 @@ def validate(values):
   return shared.validate_vat(values)
 
 
-FAMILY = objectives.register(objectives.ModelFamily(
+FAMILY = registry.register(registry.ModelFamily(
     name='imsat',
     description='IMSAT: a classifier trained by VAT and H(y|x) - mu H(y), no decoder (Hu et '
                 'al. 2017, eq. 7)',

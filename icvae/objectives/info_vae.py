@@ -11,7 +11,7 @@ in the terms of Figure 1.
 
 import dataclasses
 
-from icvae import objectives
+from icvae.objectives import registry
 from icvae.objectives import joint_code
 
 
@@ -25,6 +25,6 @@ class InfoVAE(joint_code.JointCodeObjective):
     return self.beta * (stats['marginal_kl_y'] + stats['aggregate_kl_z']), {}
 
 
-FAMILY = objectives.register(joint_code.family(
+FAMILY = registry.register(joint_code.family(
     'info_vae', 'InfoVAE: pull the aggregate posteriors p(y), p(z) to the priors (IMAE '
     'Figure 1)', (), lambda config: InfoVAE(**joint_code.objective_options(config))))

@@ -42,7 +42,7 @@ from icvae import information
 from icvae import likelihoods
 from icvae import losses
 from icvae import models
-from icvae import objectives
+from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import shared
 from icvae.settings import Setting
@@ -142,7 +142,7 @@ def code_statistics(posterior, z):
 
 
 @dataclasses.dataclass(frozen=True)
-class JointCodeObjective(objectives.Objective):
+class JointCodeObjective(registry.Objective):
   """Base of the joint-code objectives (module docstring); subclasses define `penalty`.
 
   Attributes:
@@ -321,7 +321,7 @@ def family(name, description, settings, build_objective, validate_more=None):
   def check(values):
     values = validate(values)
     return validate_more(values) if validate_more else values
-  return objectives.ModelFamily(
+  return registry.ModelFamily(
       name=name, description=description, settings=SETTINGS + tuple(settings),
       build_networks=build_networks, build_objective=build_objective, validate=check,
       report_sections=REPORT_SECTIONS, figures='joint_code_figures', networks=('mlp', 'conv'))

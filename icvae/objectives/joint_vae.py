@@ -16,7 +16,7 @@ import math
 import jax.numpy as jnp
 
 from icvae import losses
-from icvae import objectives
+from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import joint_code
 from icvae.settings import Setting
@@ -58,6 +58,6 @@ def build_objective(config):
                   **joint_code.objective_options(config))
 
 
-FAMILY = objectives.register(joint_code.family(
+FAMILY = registry.register(joint_code.family(
     'joint_vae', 'JointVAE: the KL terms pushed towards linearly growing capacities (Dupont '
     '2018; IMAE Figure 1)', (CAPACITY_Y, CAPACITY_Z, CAPACITY_STEPS), build_objective))

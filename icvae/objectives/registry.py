@@ -1,0 +1,147 @@
+"""The interface every model family trains through (`Objective`, `ModelFamily`) and the
+registry of families (`register`, `get`, ...): the package docstring of
+`icvae.objectives` describes them. Family modules import this module, and
+`icvae.objectives` re-exports it, so the package imports the families without a cycle.
+"""
+
+import dataclasses
+import importlib
+from importlib import metadata
+from typing import Any, Callable, Optional
+
+from icvae import settings as settings_lib
+
+ENTRY_POINT_GROUP = 'icvae.models'
+
+# Sections of the evaluation report (`icvae.report`), by what the networks can do:
+# 'clustering' needs `classify(x)`; 'codes' (I(x;y) and, when `encode(x)` gives a
+# `losses.JointPosterior`, I(x;z_k) and TC(z)) needs `classify(x)`; 'information' and 'iwae' need the CategoricalVAE calls
+# (`encode`, `decode`, `classify`, `prior_means`); 'reconstruction' needs `encode` and
+# `decode`; 'parzen' needs `decode` and `prior_means`; 'disentanglement' (on datasets with
+# known factors) needs `encode(x)` giving a `losses.JointPosterior`.
+REPORT_SECTIONS = ('clustering', 'codes', 'information', 'iwae', 'reconstruction', 'parzen',
+                   'disentanglement')
+
+
+class Objective:
+  """Base class of objectives; subclasses are frozen dataclasses (see the module docstring)."""
+
+  def loss(self, networks, batch, key, step):
+    """(loss, terms) in training mode; every term a scalar batch mean."""
+    raise NotImplementedError
+
+  def evaluate(self, networks, batch, key):
+    """Named scalar terms in evaluation mode (dropout off); the loop logs them as test/*."""
+    raise NotImplementedError
+
+  def cluster_logits(self, networks, batch):
+    """(B, K) logits of the categorical code, or None (default) when there is none."""
+    del networks, batch
+    return None
+
+  def parameter_groups(self):
+    """None: one optimiser for all parameters; or {group: predicate(path tuple) -> bool}."""
+    return None
+
+  def training_data(self, images):
+    """What the loop batches for `loss`: `images` (default) or a dict of (N, ...) arrays."""
+    return images
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFamily:
+  """What `--model=name` means.
+
+  Attributes:
+    name: the `--model` value.
+    description: one line for `--help`.
+    settings: the `Setting`s this family reads beyond the general ones of `icvae.config`.
+    build_networks: build_networks(config) -> nnx.Module, initialised from config.seed.
+    build_objective: build_objective(config) -> Objective.
+    validate: validate(values) -> values, for checks across settings (raise
+      `settings.SettingError` naming the flag) and normalisation; values is a dict.
+    report_sections: the sections of the evaluation report that apply (REPORT_SECTIONS).
+    figures: the family's PNG figures: the name of a function of `icvae.figures`, or
+      'package.module:function' for a plug-in's own; the function is
+      figures(out_dir, networks, config, dataset, key) -> {figure name: file name}. None:
+      none.
+    networks: the general network architectures it supports (`--network`).
+  """
+  name: str
+  description: str
+  settings: tuple
+  build_networks: Callable[[Any], Any]
+  build_objective: Callable[[Any], Objective]
+  validate: Optional[Callable[[dict], dict]] = None
+  report_sections: tuple = ()
+  figures: Optional[str] = None
+  networks: tuple = ('mlp',)
+
+  def __post_init__(self):
+    unknown = set(self.report_sections) - set(REPORT_SECTIONS)
+    if unknown:
+      raise ValueError(f'{self.name}: unknown report sections {sorted(unknown)}; choose '
+                       f'from {REPORT_SECTIONS}.')
+    for setting in self.settings:
+      if not isinstance(setting, settings_lib.Setting):
+        raise TypeError(f'{self.name}: settings must be icvae.settings.Setting, got '
+                        f'{setting!r}.')
+
+
+_FAMILIES = {}
+_entry_points_loaded = False
+
+
+def register(family):
+  """Adds `family` to the registry (replacing one of the same name); returns it.
+
+  A setting name shared with another family must be the same `Setting` (one definition).
+  """
+  for other in _FAMILIES.values():
+    if other.name == family.name:
+      continue
+    theirs = {s.name: s for s in other.settings}
+    for setting in family.settings:
+      if setting.name in theirs and theirs[setting.name] != setting:
+        raise ValueError(f'model {family.name!r} defines setting {setting.name!r} '
+                         f'differently from model {other.name!r}: share one Setting.')
+  _FAMILIES[family.name] = family
+  return family
+
+
+def unregister(name):
+  """Removes the family called `name` from the registry (no error if absent)."""
+  _FAMILIES.pop(name, None)
+
+
+def load_plugins():
+  """Imports the modules listed under the `icvae.models` entry points (once)."""
+  global _entry_points_loaded
+  if _entry_points_loaded:
+    return
+  _entry_points_loaded = True
+  for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    importlib.import_module(entry_point.value.split(':')[0])
+
+
+def get(name):
+  """The registered `ModelFamily` called `name`; ValueError listing the known ones."""
+  load_plugins()
+  if name not in _FAMILIES:
+    raise settings_lib.SettingError(
+        f'--model={name}: unknown model; registered models are '
+        f'{", ".join(sorted(_FAMILIES))}. A plug-in registers itself when its module is '
+        f'imported, or when it is listed under the {ENTRY_POINT_GROUP!r} entry points.')
+  return _FAMILIES[name]
+
+
+def names():
+  """Names of every registered family, sorted."""
+  load_plugins()
+  return sorted(_FAMILIES)
+
+
+def families():
+  """Every registered family, by name."""
+  load_plugins()
+  return dict(_FAMILIES)
