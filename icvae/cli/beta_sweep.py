@@ -48,9 +48,10 @@ import numpy as np
 
 from icvae import figures
 from icvae.cli import configs
+from icvae.cli import peers
 
-MODELS = ('imae', 'beta_vae', 'info_vae', 'joint_vae')
-LABELS = {'imae': 'IMAE', 'beta_vae': 'β-VAE', 'info_vae': 'InfoVAE', 'joint_vae': 'JointVAE'}
+MODELS = peers.MODELS
+LABELS = peers.LABELS
 QUANTITIES = (('test/clustering_accuracy', 'test accuracy (Hungarian)'),
               ('test/mutual_information_y', 'I(x; y), nats'),
               ('test/reconstruction', 'reconstruction log-lik., nats'))

@@ -42,9 +42,10 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from icvae import figures
+from icvae.cli import peers
 
-MODELS = ('imae', 'beta_vae', 'info_vae', 'joint_vae')
-LABELS = {'imae': 'IMAE', 'beta_vae': 'β-VAE', 'info_vae': 'InfoVAE', 'joint_vae': 'JointVAE'}
+MODELS = peers.MODELS
+LABELS = peers.LABELS
 # (name in the table, how to read it from a report)
 QUANTITIES = (
     ('MIG (Chen, z; continuous factors)', lambda r: r['disentanglement']['mig_chen']),
