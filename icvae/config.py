@@ -143,6 +143,8 @@ GENERAL_SETTINGS = (
     Setting('progress', True, 'Show a progress bar when stderr is a terminal.',
             resumable=True),
 )
+# The general settings' defaults, by name (read where a value is compared with its default).
+_DEFAULTS = {setting.name: setting.default for setting in GENERAL_SETTINGS}
 
 
 # Names a model family's settings may not take: the general settings, and the flags of the
@@ -190,7 +192,7 @@ class RunConfig:
   def __init__(self, **values):
     if values.get('data') and 'dataset' not in values:
       values = {**values, 'dataset': 'custom'}
-    model = values.get('model', 'infocatvae')
+    model = values.get('model', _DEFAULTS['model'])
     family = objectives.get(model)
     own = settings_of(model)
     known = all_settings()
@@ -218,7 +220,7 @@ class RunConfig:
       raise SettingError(f'--train_examples={resolved["train_examples"]}: {resolved["dataset"]} '
                          f'has {available} training examples; lower it (0: all).')
     examples = resolved['train_examples'] or available
-    if resolved['optimizer'] != 'momentum' and resolved['momentum'] != 0.9:
+    if resolved['optimizer'] != 'momentum' and resolved['momentum'] != _DEFAULTS['momentum']:
       raise SettingError(f'--momentum={resolved["momentum"]}: only --optimizer=momentum reads '
                          f'it (this run: --optimizer={resolved["optimizer"]}); drop it.')
     if examples is not None and resolved['batch_size'] > examples:
@@ -286,7 +288,7 @@ class RunConfig:
           f'written by a newer icvae (config format {version}; this icvae reads formats 1 to '
           f'{FORMAT_VERSION}). Upgrade icvae (pip install -U icvae) to resume or evaluate it, '
           'or use another --workdir.')
-    model = saved.get('model', 'infocatvae')
+    model = saved.get('model', _DEFAULTS['model'])
     own = settings_of(model)
     known = all_settings()
     unknown = set(saved) - set(known)
