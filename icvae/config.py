@@ -6,6 +6,7 @@ refused, then the model family's own cross-setting checks. The command-line flag
 from the same `Setting`s (`icvae.cli.common`), and `config.json` is `RunConfig.to_saved()`.
 """
 
+import pathlib
 import types
 
 from icvae import data as data_lib
@@ -210,7 +211,9 @@ class RunConfig:
       resolved[name] = own[name].validate(value)
     for name, setting in own.items():
       resolved.setdefault(name, setting.default)
-    resolved['workdir'] = resolved['workdir'] or f'runs/{resolved["dataset"]}_{model}'
+    # The default workdir: runs/<dataset>_<model>; for --data, the file or folder's name.
+    name = pathlib.Path(resolved['data']).stem if resolved.get('data') else resolved['dataset']
+    resolved['workdir'] = resolved['workdir'] or f'runs/{name}_{model}'
     if resolved['network'] not in family.networks:
       raise SettingError(f'--network={resolved["network"]}: --model={model} supports only '
                          f'{", ".join(family.networks)}.')

@@ -76,3 +76,12 @@ def test_a_config_json_of_icvae_0_1_reads_with_its_ignored_settings_dropped():
   assert config.learned_prior and config.build_objective().beta_info == 0.0
   assert config.likelihood == icvae.likelihoods.Gaussian(0.2)
   assert not config_lib.differences(saved, config, ignore=())
+
+
+def test_the_default_workdir_is_named_by_the_dataset_or_the_data_file():
+  assert config_lib.RunConfig(model='imae').workdir == 'runs/mnist_imae'
+  assert config_lib.RunConfig(model='imae', dataset='fashion_mnist').workdir == (
+      'runs/fashion_mnist_imae')
+  assert config_lib.RunConfig(model='imae', data='some/where/cells.csv').workdir == (
+      'runs/cells_imae')
+  assert config_lib.RunConfig(model='imae', data='cells.csv', workdir='mine').workdir == 'mine'

@@ -123,8 +123,6 @@ def config_from_flags(dataset):
     if name in own or FLAGS[name].present:
       value = FLAGS[name].value
       values[name] = '' if value is None and name in _PATH_FLAGS else value
-  name = pathlib.Path(values['data']).stem if values.get('data') else dataset
-  values['workdir'] = values['workdir'] or os.path.join('runs', f'{name}_{FLAGS.model}')
   if values.get('data') and not pathlib.Path(values['data']).exists():
     raise app.UsageError(f'--data={values["data"]}: no such file or folder.')
   if ('latent_dim' in FLAGS and FLAGS.latent_dim and FLAGS['delta'].present
