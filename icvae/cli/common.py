@@ -138,9 +138,9 @@ def config_from_flags(dataset):
     raise app.UsageError(f'--workdir={config.workdir}: not a writable folder (or cannot be '
                          'created there).')
   if config.data_dir and not pathlib.Path(config.data_dir).is_dir():
-    raise app.UsageError(f'--data_dir={config.data_dir}: no such folder; pass the folder of '
-                         'the four IDX files, or drop --data_dir to use the cache or the '
-                         'download.')
+    raise app.UsageError(f'--data_dir={config.data_dir}: no such folder; pass an existing one '
+                         '(MNIST, Fashion-MNIST: the four IDX files), or drop --data_dir to '
+                         'use the cache or the download.')
   if config.restore_from and not pathlib.Path(config.restore_from).is_dir():
     raise app.UsageError(f'--restore_from={config.restore_from}: no such checkpoints folder; '
                          'pass <workdir>/checkpoints of a run of the same model.')
