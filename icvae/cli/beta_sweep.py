@@ -66,7 +66,7 @@ def define_flags():
   flags.DEFINE_float('vat_weight', 5.0, 'The VAT weight of every run (0: no VAT).')
   flags.DEFINE_string('runs', '', 'Folder of the runs and outputs; default '
                       'runs/beta_sweep/<dataset>.')
-  flags.DEFINE_string('data_dir', '', 'MNIST IDX folder (optional).')
+  flags.DEFINE_string('data_dir', '', 'The folder of the dataset\'s four IDX files (optional).')
   flags.DEFINE_bool('plot_only', False, 'Only collect the runs already there and plot.')
   flags.DEFINE_integer('parallel', 1, 'Trainings run at once.', lower_bound=1)
   flags.DEFINE_bool('one_program', False, 'Train each model\'s grid (every beta and seed) '
