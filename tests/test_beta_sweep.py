@@ -2,8 +2,10 @@
 
 import json
 import pathlib
+import sys
 
 import numpy as np
+import pytest
 
 from icvae import config as config_lib
 from icvae import sweep
@@ -105,3 +107,11 @@ def test_orderings_count_the_betas_where_each_claim_holds(tmp_path):
   assert '(never rises)' in text
   assert beta_sweep.orderings(found, [2.0]) == (
       '(No two methods of a claim share a trained beta yet.)')
+
+
+def test_a_failed_training_names_its_log_and_keeps_its_stderr(tmp_path):
+  log = tmp_path / 'point.log'
+  command = [sys.executable, '-c', 'import sys; sys.stderr.write("boom\\n"); sys.exit(3)']
+  with pytest.raises(beta_sweep.TrainingFailed, match=f'status 3; its log is {log}'):
+    beta_sweep.run_logged(command, log)
+  assert log.read_text() == 'boom\n'

@@ -136,11 +136,20 @@ def _command(model, *settings):
   return command
 
 
-def _run(command, log):
+class TrainingFailed(RuntimeError):
+  """A training subprocess of the sweep exited with an error; the message names its log."""
+
+
+def run_logged(command, log):
+  """Runs `command`, its stderr appended to `log`; TrainingFailed if it fails."""
   log = pathlib.Path(log)
   log.parent.mkdir(parents=True, exist_ok=True)
   with open(log, 'a') as stream:
-    subprocess.run(command, check=True, stderr=stream)
+    returncode = subprocess.run(command, stderr=stream, check=False).returncode
+  if returncode:
+    raise TrainingFailed(f'a training exited with status {returncode}; its log is {log}. Fix '
+                         'the cause and run the same command again: finished points are kept '
+                         'and a stopped one resumes.')
 
 
 def train(model, beta, seed):
@@ -150,7 +159,7 @@ def train(model, beta, seed):
   if model == 'imae':
     settings.append(f'--gamma={2 * beta}')
   logging.info('training %s beta=%g seed=%s', model, beta, seed)
-  _run(_command(model, *settings), workdir(FLAGS.runs, model, beta, seed).with_suffix('.log'))
+  run_logged(_command(model, *settings), workdir(FLAGS.runs, model, beta, seed).with_suffix('.log'))
 
 
 def train_grid(model, betas, seeds):
@@ -158,7 +167,7 @@ def train_grid(model, betas, seeds):
   folder = pathlib.Path(FLAGS.runs) / model
   logging.info('training %s: betas %s, seeds %s as one program', model,
                ','.join(f'{b:g}' for b in betas), ','.join(map(str, seeds)))
-  _run(_command(model, f'--workdir={folder}', f'--sweep={sweep_axis(model, betas)}',
+  run_logged(_command(model, f'--workdir={folder}', f'--sweep={sweep_axis(model, betas)}',
                 f'--seeds={",".join(map(str, seeds))}'), folder.with_suffix('.log'))
 
 
@@ -314,6 +323,24 @@ def plot(found, betas, path, title, reference=()):
   figures.save(figure, path, title, dpi=100)
 
 
+def train_points(todo, betas, seeds):
+  """Trains the (model, beta, seed) points of `todo`: each model's grid as one program
+  (--one_program), else a process per point, --parallel at once, logging each as it ends."""
+  if FLAGS.one_program:
+    for model in dict.fromkeys(model for model, _, _ in todo):
+      train_grid(model, betas, seeds)
+  elif todo:
+    with concurrent.futures.ThreadPoolExecutor(FLAGS.parallel) as pool:
+      futures = {pool.submit(train, *point): point for point in todo}
+      for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+        future.result()
+        model, beta, seed = futures[future]
+        record = final_record(workdir(FLAGS.runs, model, beta, seed), FLAGS.num_epochs) or {}
+        logging.info('%d of %d trained: %s beta=%g seed=%d: test accuracy %.3f, I(x; y) %.3f '
+                     'nats, reconstruction %.1f nats', done, len(todo), model, beta, seed,
+                     *(record.get(key, math.nan) for key, _ in QUANTITIES))
+
+
 def main(argv):
   del argv
   FLAGS.runs = FLAGS.runs or f'runs/beta_sweep/{FLAGS.dataset}'
@@ -330,13 +357,10 @@ def main(argv):
   todo = [] if FLAGS.plot_only else [
       (model, beta, seed) for seed in seeds for beta in betas for model in FLAGS.models
       if point_record(FLAGS.runs, model, beta, seed, FLAGS.num_epochs) is None]
-  if FLAGS.one_program:
-    for model in dict.fromkeys(model for model, _, _ in todo):
-      train_grid(model, betas, seeds)
-  elif todo:
-    with concurrent.futures.ThreadPoolExecutor(FLAGS.parallel) as pool:
-      for future in [pool.submit(train, *point) for point in todo]:
-        future.result()
+  try:
+    train_points(todo, betas, seeds)
+  except TrainingFailed as e:
+    sys.exit(f'error: {e}')
   found = collect(FLAGS.runs, FLAGS.models, betas, seeds, FLAGS.num_epochs)
   if not any(records for by_beta in found.values() for records in by_beta.values()):
     raise app.UsageError(f'no finished runs under --runs={FLAGS.runs}: train them first '
