@@ -154,12 +154,12 @@ def run_logged(command, log):
 
 def train(model, beta, seed):
   """Runs (or resumes) one point of the sweep in a subprocess."""
-  settings = [f'--beta={beta}', f'--seed={seed}',
-              f'--workdir={workdir(FLAGS.runs, model, beta, seed)}']
+  folder = workdir(FLAGS.runs, model, beta, seed)
+  settings = [f'--beta={beta}', f'--seed={seed}', f'--workdir={folder}']
   if model == 'imae':
     settings.append(f'--gamma={2 * beta}')
   logging.info('training %s beta=%g seed=%s', model, beta, seed)
-  run_logged(_command(model, *settings), workdir(FLAGS.runs, model, beta, seed).with_suffix('.log'))
+  run_logged(_command(model, *settings), folder.with_suffix('.log'))
 
 
 def train_grid(model, betas, seeds):
@@ -168,7 +168,7 @@ def train_grid(model, betas, seeds):
   logging.info('training %s: betas %s, seeds %s as one program', model,
                ','.join(f'{b:g}' for b in betas), ','.join(map(str, seeds)))
   run_logged(_command(model, f'--workdir={folder}', f'--sweep={sweep_axis(model, betas)}',
-                f'--seeds={",".join(map(str, seeds))}'), folder.with_suffix('.log'))
+                      f'--seeds={",".join(map(str, seeds))}'), folder.with_suffix('.log'))
 
 
 def interval(values, coverage=0.8):
