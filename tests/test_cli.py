@@ -1,6 +1,7 @@
 """The `icvae` command: subcommands, help from the registries, shipped configs by name."""
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -113,3 +114,22 @@ def test_train_without_data_says_what_to_give(tmp_path):
   assert result.returncode == 1
   assert '--data=PATH is required' in result.stderr and '--config' in result.stderr
   assert not (tmp_path / 'runs').exists()
+
+
+SCRIPTS = sorted([*ROOT.glob('benchmarks/*.sh'), *ROOT.glob('experiments/*.sh'),
+                  *(ROOT / '.ci').iterdir()])
+
+
+@pytest.mark.parametrize('script', SCRIPTS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_shell_script_parses(script):
+  # The scripts CI cannot run (the GPU session, the long reproductions) are at least parsed.
+  completed = subprocess.run(['bash', '-n', str(script)], capture_output=True, text=True)
+  assert completed.returncode == 0, completed.stderr
+
+
+def test_every_part_the_gpu_script_offers_is_handled():
+  text = (ROOT / 'benchmarks' / 'gpu_session.sh').read_text()
+  header = text.split('\nset ')[0]
+  offered = set(re.findall(r'PART=(\w+) +bash benchmarks/gpu_session.sh', header))
+  handled = set(re.findall(r'\[\[ \$PART == (\w+) \]\]', text))
+  assert offered == handled == {'bench', 'table1', 'dsprites', 'figure3', 'freeprior'}
