@@ -310,6 +310,8 @@ def plot(found, betas, path, title, reference=()):
       axis.fill_between(x, [b[0] for b in bands], [b[1] for b in bands],
                         color=line.get_color(), alpha=0.2, linewidth=0)
       axis.set_xscale('log')
+      axis.set_xticks(betas, [f'{beta:g}' for beta in betas])  # the betas, not powers of 10
+      axis.minorticks_off()
       axis.set_xlabel('beta (IMAE: gamma = 2 beta)')
       axis.set_ylabel(label)
   for axis, (key, label) in zip(axes, QUANTITIES):
