@@ -115,3 +115,10 @@ def test_a_failed_training_names_its_log_and_keeps_its_stderr(tmp_path):
   with pytest.raises(beta_sweep.TrainingFailed, match=f'status 3; its log is {log}'):
     beta_sweep.run_logged(command, log)
   assert log.read_text() == 'boom\n'
+
+
+def test_each_point_has_its_own_log_whatever_its_beta(tmp_path):
+  logs = {beta_sweep.point_log(tmp_path, 'imae', beta, seed) for beta in (2.5, 0.5, 2.0)
+          for seed in (0, 1)}
+  assert len(logs) == 6
+  assert beta_sweep.point_log(tmp_path, 'imae', 2.5, 1) == tmp_path / 'imae_beta2.5_seed1.log'

@@ -90,6 +90,12 @@ def workdir(runs, model, beta, seed):
   return pathlib.Path(runs) / f'{model}_beta{beta:g}_seed{seed}'
 
 
+def point_log(runs, model, beta, seed):
+  """The log of one point trained as a process of its own, beside its workdir (named by
+  appending `.log`: with_suffix would cut a beta of 2.5 at its '.5_seed0')."""
+  return pathlib.Path(runs) / f'{workdir(runs, model, beta, seed).name}.log'
+
+
 def sweep_axis(model, betas):
   """The `--sweep` value of a model's grid: IMAE ties gamma = 2 beta to beta."""
   if model == 'imae':
@@ -159,7 +165,7 @@ def train(model, beta, seed):
   if model == 'imae':
     settings.append(f'--gamma={2 * beta}')
   logging.info('training %s beta=%g seed=%s', model, beta, seed)
-  run_logged(_command(model, *settings), folder.with_suffix('.log'))
+  run_logged(_command(model, *settings), point_log(FLAGS.runs, model, beta, seed))
 
 
 def train_grid(model, betas, seeds):
@@ -168,7 +174,7 @@ def train_grid(model, betas, seeds):
   logging.info('training %s: betas %s, seeds %s as one program', model,
                ','.join(f'{b:g}' for b in betas), ','.join(map(str, seeds)))
   run_logged(_command(model, f'--workdir={folder}', f'--sweep={sweep_axis(model, betas)}',
-                      f'--seeds={",".join(map(str, seeds))}'), folder.with_suffix('.log'))
+                      f'--seeds={",".join(map(str, seeds))}'), folder.parent / f'{model}.log')
 
 
 def interval(values, coverage=0.8):
