@@ -87,6 +87,9 @@ def test_verdict_compares_the_seeds_80_percent_intervals():
   assert beta_sweep.verdict(np.array([0.0, 0.1, 0.5]), np.array([0.5, 0.6, 1.0])) == 'reversed'
   # Shift the lower set up by 0.11: it spans [0.13, 0.53], which reaches 0.52.
   assert beta_sweep.verdict(np.array([0.5, 0.6, 1.0]), np.array([0.11, 0.21, 0.61])) == 'overlap'
+  # One seed on either side is no interval: no verdict, however far apart.
+  assert beta_sweep.verdict(np.array([0.9]), np.array([0.1, 0.2])) == 'one seed'
+  assert beta_sweep.verdict(np.array([0.9, 0.95]), np.array([0.1])) == 'one seed'
 
 
 def test_orderings_count_the_betas_where_each_claim_holds(tmp_path):
@@ -105,7 +108,14 @@ def test_orderings_count_the_betas_where_each_claim_holds(tmp_path):
   # counts as not rising.
   assert 'IMAE: I(x; y) from the smallest to the largest beta: 2.000 → 2.000' in text
   assert '(never rises)' in text
-  assert beta_sweep.orderings(found, [2.0]) == (
+  _write_run(tmp_path, 'imae', 2.0, 0, 0.9)
+  _write_run(tmp_path, 'info_vae', 2.0, 0, 0.5)
+  found = beta_sweep.collect(tmp_path, ['imae', 'info_vae'], [1.0, 2.0, 5.0], [0, 1, 2], 3)
+  row = next(line for line in beta_sweep.orderings(found, [1.0, 2.0, 5.0]).splitlines()
+             if line.startswith('| IMAE > InfoVAE: test'))
+  assert row == ('| IMAE > InfoVAE: test accuracy | +0.173 holds | +0.400 one seed '
+                 '| -0.200 reversed | 1 / 1 / 0 |')
+  assert beta_sweep.orderings(found, [3.0]) == (
       '(No two methods of a claim share a trained beta yet.)')
 
 

@@ -244,9 +244,12 @@ def verdict(higher, lower, coverage=0.8):
 
   'holds' when `higher`'s central `coverage` interval lies wholly above `lower`'s,
   'reversed' when wholly below, 'overlap' otherwise (the seeds cannot tell them apart at
-  that coverage). The intervals are `interval`'s, the figure's shaded bands; one seed is a
-  zero-width interval.
+  that coverage). The intervals are `interval`'s, the figure's shaded bands. With fewer
+  than two seeds on either side there is no interval to judge by, and the verdict is
+  'one seed': a single run's difference is shown, never called a result.
   """
+  if min(len(higher), len(lower)) < 2:
+    return 'one seed'
   high_low, high_high = interval(higher, coverage)
   low_low, low_high = interval(lower, coverage)
   if high_low > low_high:
@@ -274,9 +277,10 @@ def orderings(found, betas, claims=ORDERINGS):
         cells.append('')
         continue
       result = verdict(np.array(a), np.array(b))
-      counts[result] += 1
+      if result != 'one seed':
+        counts[result] += 1
       cells.append(f'{np.mean(a) - np.mean(b):+.3f} {result}')
-    if not counts:
+    if not any(cells):
       continue
     claim = f'{LABELS.get(higher, higher)} > {LABELS.get(lower, lower)}: {names[key]}'
     lines.append(f'| {claim} | ' + ' | '.join(cells) + f' | {counts["holds"]} / '
@@ -381,7 +385,8 @@ def main(argv):
   text = (f'{title}\n\nCells: mean ± std [10th, 90th percentile] over seeds.\n\n'
           f'{table(found, betas, reference)}\n\n'
           'The paper\'s orderings: the difference of the means, and "holds" where the first\'s '
-          '80% interval over seeds lies wholly above the second\'s ("reversed": wholly below).'
+          '80% interval over seeds lies wholly above the second\'s ("reversed": wholly below; '
+          '"one seed": no verdict from a single run).'
           f'\n\n{orderings(found, betas)}\n')
   (out / 'figure3.md').write_text(text)
   print(text)
