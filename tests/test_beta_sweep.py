@@ -104,10 +104,6 @@ def test_orderings_count_the_betas_where_each_claim_holds(tmp_path):
   assert row == ('| IMAE > InfoVAE: test accuracy | +0.173 holds | -0.200 reversed '
                  '| 1 / 1 / 0 |')
   assert not any(line.startswith('| IMAE > β-VAE') for line in text.splitlines())
-  # _write_run's reconstruction is -100 - beta: falling; its I(x; y) is flat (2.0), which
-  # counts as not rising.
-  assert 'IMAE: I(x; y) from the smallest to the largest beta: 2.000 → 2.000' in text
-  assert '(never rises)' in text
   _write_run(tmp_path, 'imae', 2.0, 0, 0.9)
   _write_run(tmp_path, 'info_vae', 2.0, 0, 0.5)
   found = beta_sweep.collect(tmp_path, ['imae', 'info_vae'], [1.0, 2.0, 5.0], [0, 1, 2], 3)
@@ -117,6 +113,32 @@ def test_orderings_count_the_betas_where_each_claim_holds(tmp_path):
                  '| -0.200 reversed | 1 / 1 / 0 |')
   assert beta_sweep.orderings(found, [3.0]) == (
       '(No two methods of a claim share a trained beta yet.)')
+
+
+def test_trends_follow_each_method_over_beta(tmp_path):
+  accuracy = {1.0: [0.9, 0.92, 0.95], 5.0: [0.6, 0.62, 0.61], 20.0: [0.5, 0.52, 0.51]}
+  for beta, values in accuracy.items():
+    for seed, value in enumerate(values):
+      _write_run(tmp_path, 'joint_vae', beta, seed, value)
+  _write_run(tmp_path, 'info_vae', 1.0, 0, 0.4)  # one beta only: no trend to draw
+  found = beta_sweep.collect(tmp_path, ['joint_vae', 'info_vae'], [1.0, 5.0, 20.0],
+                             [0, 1, 2], 3)
+  text = beta_sweep.trends(found, [1.0, 5.0, 20.0])
+  rows = [line for line in text.splitlines() if line.startswith('| JointVAE')]
+  # Means by hand: 2.77 / 3, 1.83 / 3, 1.53 / 3; the best beta is the smallest, so the
+  # largest beta's seeds [0.50, 0.51, 0.52] lie below the smallest's: 'reversed'. Spread
+  # 0.9233 - 0.51. _write_run's I(x; y) is flat (2.0), which counts as never rising.
+  assert rows == ['| JointVAE | 0.923 → 0.610 → 0.510 | reversed | 0.413 '
+                  '| 2.000 → 2.000 → 2.000 | never rises |']
+  assert not any(line.startswith('| InfoVAE') for line in text.splitlines())
+  _write_run(tmp_path, 'info_vae', 20.0, 0, 0.8)
+  metrics = beta_sweep.workdir(tmp_path, 'info_vae', 20.0, 0) / 'metrics.jsonl'
+  metrics.write_text(metrics.read_text().replace('"test/mutual_information_y": 2.0',
+                                                 '"test/mutual_information_y": 2.5'))
+  found = beta_sweep.collect(tmp_path, ['info_vae'], [1.0, 20.0], [0], 3)
+  assert beta_sweep.trends(found, [1.0, 20.0]).splitlines()[-1] == (
+      '| InfoVAE | 0.400 → 0.800 | one seed | 0.400 | 2.000 → 2.500 | rises somewhere |')
+  assert beta_sweep.trends(found, [1.0]) == '(No method has two trained betas yet.)'
 
 
 def test_a_failed_training_names_its_log_and_keeps_its_stderr(tmp_path):

@@ -284,16 +284,37 @@ def orderings(found, betas, claims=ORDERINGS):
     claim = f'{LABELS.get(higher, higher)} > {LABELS.get(lower, lower)}: {names[key]}'
     lines.append(f'| {claim} | ' + ' | '.join(cells) + f' | {counts["holds"]} / '
                  f'{counts["reversed"]} / {counts["overlap"]} |')
-  lines = header + lines if lines else ['(No two methods of a claim share a trained beta yet.)']
-  for model in found:
-    means = [np.mean([r['test/mutual_information_y'] for r in found[model][beta]])
-             for beta in betas if found[model].get(beta)]
-    if len(means) > 1:
-      never_rising = all(later <= earlier for earlier, later in zip(means, means[1:]))
-      lines.append(f'\n{LABELS.get(model, model)}: I(x; y) from the smallest to the largest '
-                   f'beta: {" → ".join(f"{m:.3f}" for m in means)} '
-                   f'({"never rises" if never_rising else "rises somewhere"}).')
-  return '\n'.join(lines)
+  return '\n'.join(header + lines if lines else
+                   ['(No two methods of a claim share a trained beta yet.)'])
+
+
+def trends(found, betas):
+  """Markdown: each method over beta, for the paper's claims about one method (IMAE
+  "consistent over beta", InfoVAE good at large beta, JointVAE at small beta, beta-VAE
+  losing I(x; y) as beta grows): its mean test accuracy from the smallest to the largest
+  trained beta, `verdict` of the largest beta's seeds against the smallest's ('holds': the
+  largest beta clusters better), the spread of the means over beta (max - min: the smaller,
+  the more consistent), and whether its mean I(x; y) never rises with beta."""
+  lines = []
+  for model, by_beta in found.items():
+    trained = [beta for beta in betas if by_beta.get(beta)]
+    if len(trained) < 2:
+      continue
+    means = {key: [np.mean([r[key] for r in by_beta[beta]]) for beta in trained]
+             for key in ('test/clustering_accuracy', 'test/mutual_information_y')}
+    accuracy, information = means.values()
+    first, last = (np.array([r['test/clustering_accuracy'] for r in by_beta[beta]])
+                   for beta in (trained[0], trained[-1]))
+    never_rising = all(later <= earlier for earlier, later in zip(information, information[1:]))
+    lines.append(f'| {LABELS.get(model, model)} | {" → ".join(f"{m:.3f}" for m in accuracy)} '
+                 f'| {verdict(last, first)} | {max(accuracy) - min(accuracy):.3f} '
+                 f'| {" → ".join(f"{m:.3f}" for m in information)} '
+                 f'| {"never rises" if never_rising else "rises somewhere"} |')
+  if not lines:
+    return '(No method has two trained betas yet.)'
+  return '\n'.join(['| method | test accuracy, smallest → largest beta | largest beta above '
+                    'smallest | spread of the accuracy over beta | I(x; y), smallest → largest '
+                    'beta | I(x; y) |', '|---|---|---|---|---|---|'] + lines)
 
 
 def _cell(values):
@@ -386,7 +407,11 @@ def main(argv):
           'The paper\'s orderings: the difference of the means, and "holds" where the first\'s '
           '80% interval over seeds lies wholly above the second\'s ("reversed": wholly below; '
           '"one seed": no verdict from a single run).'
-          f'\n\n{orderings(found, betas)}\n')
+          f'\n\n{orderings(found, betas)}\n\n'
+          'Each method over beta (its own claims: consistency, the beta where it does well, '
+          'I(x; y) falling with beta); the verdict as above, the largest beta\'s seeds against '
+          'the smallest\'s.\n\n'
+          f'{trends(found, betas)}\n')
   (out / 'figure3.md').write_text(text)
   print(text)
   logging.info('wrote %s and %s', out / 'figure3.png', out / 'figure3.md')
