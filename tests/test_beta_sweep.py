@@ -149,6 +149,23 @@ def test_a_failed_training_names_its_log_and_keeps_its_stderr(tmp_path):
   assert log.read_text() == 'boom\n'
 
 
+def test_a_failed_point_cancels_the_queue_and_keeps_the_running_ones():
+  started, reported = [], []
+
+  def run(name, fail):
+    started.append(name)
+    if fail:
+      raise beta_sweep.TrainingFailed(f'{name} failed')
+
+  points = [('a', False), ('b', True), ('c', False), ('d', False), ('e', False)]
+  with pytest.raises(beta_sweep.TrainingFailed, match='b failed'):
+    beta_sweep.run_points(points, run, 1, lambda done, point: reported.append(point[0]))
+  assert started == ['a', 'b'] and reported == ['a']
+  started.clear()
+  beta_sweep.run_points(points[2:], run, 2, lambda done, point: reported.append(point[0]))
+  assert sorted(started) == ['c', 'd', 'e'] and len(reported) == 4
+
+
 def test_each_point_has_its_own_log_whatever_its_beta(tmp_path):
   logs = {beta_sweep.point_log(tmp_path, 'imae', beta, seed) for beta in (2.5, 0.5, 2.0)
           for seed in (0, 1)}

@@ -361,16 +361,43 @@ def train_points(todo, betas, seeds):
   if FLAGS.one_program:
     for model in dict.fromkeys(model for model, _, _ in todo):
       train_grid(model, betas, seeds)
-  elif todo:
-    with concurrent.futures.ThreadPoolExecutor(FLAGS.parallel) as pool:
-      futures = {pool.submit(train, *point): point for point in todo}
-      for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+  else:
+    run_points(todo, train, FLAGS.parallel, report=lambda done, point: report_point(
+        done, len(todo), *point))
+
+
+def run_points(points, run, parallel, report):
+  """Calls `run(*point)` for each point in order, `parallel` at once, and `report(done,
+  point)` as each ends. A point starts only when one before it has succeeded, so the first
+  failure (or Ctrl-C) starts nothing more and is raised once the running ones end: their
+  work is kept, and the error does not wait for the rest of the queue."""
+  queue, running, done = iter(points), {}, 0
+
+  def start_next():
+    point = next(queue, None)
+    if point is not None:
+      running[pool.submit(run, *point)] = point
+
+  with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+    for _ in range(parallel):
+      start_next()
+    while running:
+      finished, _ = concurrent.futures.wait(
+          running, return_when=concurrent.futures.FIRST_COMPLETED)
+      for future in finished:
+        point = running.pop(future)
         future.result()
-        model, beta, seed = futures[future]
-        record = final_record(workdir(FLAGS.runs, model, beta, seed), FLAGS.num_epochs) or {}
-        logging.info('%d of %d trained: %s beta=%g seed=%d: test accuracy %.3f, I(x; y) %.3f '
-                     'nats, reconstruction %.1f nats', done, len(todo), model, beta, seed,
-                     *(record.get(key, math.nan) for key, _ in QUANTITIES))
+        done += 1
+        report(done, point)
+        start_next()
+
+
+def report_point(done, total, model, beta, seed):
+  """Logs one trained point's final test numbers."""
+  record = final_record(workdir(FLAGS.runs, model, beta, seed), FLAGS.num_epochs) or {}
+  logging.info('%d of %d trained: %s beta=%g seed=%d: test accuracy %.3f, I(x; y) %.3f '
+               'nats, reconstruction %.1f nats', done, total, model, beta, seed,
+               *(record.get(key, math.nan) for key, _ in QUANTITIES))
 
 
 def main(argv):
