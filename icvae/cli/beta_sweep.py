@@ -368,9 +368,9 @@ def train_points(todo, betas, seeds):
 
 def run_points(points, run, parallel, report):
   """Calls `run(*point)` for each point in order, `parallel` at once, and `report(done,
-  point)` as each ends. A point starts only when one before it has succeeded, so the first
-  failure (or Ctrl-C) starts nothing more and is raised once the running ones end: their
-  work is kept, and the error does not wait for the rest of the queue."""
+  point)` as each ends. Past the first `parallel`, a point starts only when an earlier one has
+  succeeded, so the first failure (or Ctrl-C) starts nothing more and is raised once the
+  running ones end: their work is kept, and the error does not wait for the queue."""
   queue, running, done = iter(points), {}, 0
 
   def start_next():
