@@ -149,7 +149,7 @@ def test_a_failed_training_names_its_log_and_keeps_its_stderr(tmp_path):
   assert log.read_text() == 'boom\n'
 
 
-def test_a_failed_point_cancels_the_queue_and_keeps_the_running_ones():
+def test_a_failed_point_starts_nothing_more_and_keeps_the_running_ones():
   started, reported = [], []
 
   def run(name, fail):

@@ -300,15 +300,15 @@ def trends(found, betas):
     trained = [beta for beta in betas if by_beta.get(beta)]
     if len(trained) < 2:
       continue
-    means = {key: [np.mean([r[key] for r in by_beta[beta]]) for beta in trained]
+    seeds = {key: [np.array([r[key] for r in by_beta[beta]]) for beta in trained]
              for key in ('test/clustering_accuracy', 'test/mutual_information_y')}
-    accuracy, information = means.values()
-    first, last = (np.array([r['test/clustering_accuracy'] for r in by_beta[beta]])
-                   for beta in (trained[0], trained[-1]))
+    accuracy, information = ([values.mean() for values in seeds[key]] for key in seeds)
     never_rising = all(later <= earlier for earlier, later in zip(information, information[1:]))
-    lines.append(f'| {LABELS.get(model, model)} | {" → ".join(f"{m:.3f}" for m in accuracy)} '
+    course = lambda means: ' → '.join(f'{m:.3f}' for m in means)
+    first, last = seeds['test/clustering_accuracy'][0], seeds['test/clustering_accuracy'][-1]
+    lines.append(f'| {LABELS.get(model, model)} | {course(accuracy)} '
                  f'| {verdict(last, first)} | {max(accuracy) - min(accuracy):.3f} '
-                 f'| {" → ".join(f"{m:.3f}" for m in information)} '
+                 f'| {course(information)} '
                  f'| {"never rises" if never_rising else "rises somewhere"} |')
   if not lines:
     return '(No method has two trained betas yet.)'
