@@ -57,6 +57,26 @@ def test_imae_points_use_the_paper_flagfile_and_every_flagfile_exists():
   assert beta_sweep.flagfile('mnist', 'imae').name == 'mnist_imae_paper.flags'
 
 
+def test_recipe_flagfiles_differ_from_imaes_recipe_only_in_the_objective(tmp_path):
+  # The equal-recipe comparison: every peer's `_recipe` config is IMAE's best recipe with only
+  # the model, the terms of IMAE's objective (gamma, mu) and the peer's own terms changed.
+  own_terms = {'imae': {'gamma', 'marginal_entropy_weight'}, 'beta_vae': set(),
+               'info_vae': set(), 'joint_vae': {'capacity_y', 'capacity_z', 'capacity_steps'}}
+  for dataset in ('mnist', 'fashion_mnist'):
+    assert beta_sweep.flagfile(dataset, 'imae', recipe=True).name == f'{dataset}_imae.flags'
+    configs = {model: config_lib.RunConfig.from_flagfile(
+        beta_sweep.flagfile(dataset, model, recipe=True), workdir=str(tmp_path)).to_dict()
+               for model in beta_sweep.MODELS}
+    imae = configs['imae']
+    assert imae['classifier_features'] == 1200 and imae['vat_weight'] == 300
+    for model, config in configs.items():
+      assert config['model'] == model and config['dataset'] == dataset
+      differing = {key for key in set(config) | set(imae)
+                   if config.get(key) != imae.get(key)} - {'model'}
+      expected = set() if model == 'imae' else own_terms[model] | own_terms['imae']
+      assert differing == expected, (model, differing)
+
+
 def test_one_program_layout_is_the_sweep_programs_and_is_read_like_the_other(tmp_path):
   # The layout beta_sweep reads must be the one `icvae train --sweep --seeds` writes.
   betas, seeds = [1.0, 2.5, 20.0], [0, 3]

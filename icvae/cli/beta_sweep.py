@@ -63,7 +63,12 @@ def define_flags():
   flags.DEFINE_list('models', list(MODELS), 'Models to sweep.')
   flags.DEFINE_list('seeds', ['0'], 'Seeds per point.')
   flags.DEFINE_integer('num_epochs', 10, 'Epochs per run.')
-  flags.DEFINE_float('vat_weight', 5.0, 'The VAT weight of every run (0: no VAT).')
+  flags.DEFINE_float('vat_weight', 5.0, 'The VAT weight of every run (0: no VAT); with '
+                     '--recipe, the recipe\'s (300) unless given.')
+  flags.DEFINE_bool('recipe', False, 'Train every method with IMAE\'s best recipe '
+                    '(`<dataset>_imae` for IMAE, `<dataset>_<model>_recipe` for the peers: '
+                    'IMSAT\'s classifier and VAT, the late reconstruction) instead of the '
+                    'paper\'s common VAT (`<dataset>_imae_paper`, `<dataset>_<model>`).')
   flags.DEFINE_string('runs', '', 'Folder of the runs and outputs; default '
                       'runs/beta_sweep/<dataset>.')
   flags.DEFINE_string('data_dir', '', 'The folder of the dataset\'s four IDX files (optional).')
@@ -80,8 +85,11 @@ def define_flags():
 FLAGS = flags.FLAGS
 
 
-def flagfile(dataset, model):
-  """The shipped flagfile of `model` on `dataset` (IMAE: the paper's settings)."""
+def flagfile(dataset, model, recipe=False):
+  """The shipped flagfile of `model` on `dataset`: IMAE's the paper's settings and the peers'
+  their own; with `recipe`, IMAE's best recipe and the peers' copies of it."""
+  if recipe:
+    return configs.path(f'{dataset}_imae' if model == 'imae' else f'{dataset}_{model}_recipe')
   return configs.path(f'{dataset}_imae_paper' if model == 'imae' else f'{dataset}_{model}')
 
 
@@ -132,11 +140,13 @@ def point_record(runs, model, beta, seed, num_epochs):
 def _command(model, *settings):
   """`icvae train` of the model's shipped config with the sweep's settings and `settings`."""
   command = [sys.executable, '-m', 'icvae', 'train',
-             f'--flagfile={flagfile(FLAGS.dataset, model)}', f'--dataset={FLAGS.dataset}',
-             f'--vat_weight={FLAGS.vat_weight}', f'--num_epochs={FLAGS.num_epochs}',
+             f'--flagfile={flagfile(FLAGS.dataset, model, FLAGS.recipe)}',
+             f'--dataset={FLAGS.dataset}', f'--num_epochs={FLAGS.num_epochs}',
              f'--eval_every={FLAGS.num_epochs}',
              f'--checkpoint_every={min(10, FLAGS.num_epochs)}',
              '--final_eval=false', '--progress=false', *settings]
+  if not FLAGS.recipe or FLAGS['vat_weight'].present:
+    command.append(f'--vat_weight={FLAGS.vat_weight}')
   if FLAGS.data_dir:
     command.append(f'--data_dir={FLAGS.data_dir}')
   return command
@@ -426,7 +436,9 @@ def main(argv):
                          '(without --plot_only), or point --runs at the sweep\'s folder.')
   out = pathlib.Path(FLAGS.runs)
   reference = reference_records(FLAGS.reference) if FLAGS.reference else []
-  title = (f'{FLAGS.dataset}: {FLAGS.num_epochs} epochs, VAT weight {FLAGS.vat_weight:g}, '
+  vat = ('IMAE\'s recipe' if FLAGS.recipe and not FLAGS['vat_weight'].present
+         else f'VAT weight {FLAGS.vat_weight:g}')
+  title = (f'{FLAGS.dataset}: {FLAGS.num_epochs} epochs, {vat}, '
            f'seeds {",".join(map(str, seeds))} (mean, shaded: 80% of the seeds)')
   plot(found, betas, out / 'figure3.png', title, reference)
   text = (f'{title}\n\nCells: mean ± std [10th, 90th percentile] over seeds.\n\n'
