@@ -19,8 +19,10 @@ from flax import nnx
 
 from icvae import config as config_lib
 from icvae import data as data_lib
+from icvae import examples as examples_lib
 from icvae import files
 from icvae import losses
+from icvae import tables
 from icvae import train
 
 
@@ -29,6 +31,16 @@ log = logging.getLogger('icvae')
 
 class CheckpointError(Exception):
   """A checkpoint or workdir cannot be used; the message says why and what to do."""
+
+
+class UnreadableCheckpointError(CheckpointError):
+  """A checkpoint's files cannot be read (truncated or missing: a full disk, a killed copy);
+  `restore_newest_readable` sets it aside and takes the one before."""
+
+
+# Where `restore_newest_readable` moves an unreadable checkpoint, beside checkpoints/ (out
+# of Orbax's sight, never deleted).
+UNREADABLE_FOLDER = 'checkpoints-unreadable'
 
 
 def manager(directory, save_every=1, create=True):
@@ -123,9 +135,8 @@ def restore_checked(checkpoint_manager, epoch, abstract_state, config, where):
   try:
     saved = _array_layout(checkpoint_manager.item_metadata(epoch)['state'])
   except Exception as e:  # orbax raises several types for an unreadable checkpoint
-    raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} cannot be read ({e}). '
-                          'Use another --workdir, or delete that checkpoint folder to resume '
-                          'from the one before.') from e
+    raise UnreadableCheckpointError(f'{where}: the checkpoint of epoch {epoch} cannot be read '
+                                    f'({e}).') from e
   problem = _layout_difference(saved, _array_layout(abstract_state))
   single = _single_optimizer_layout(abstract_state, config) if problem else None
   if problem and saved != single:
@@ -138,9 +149,8 @@ def restore_checked(checkpoint_manager, epoch, abstract_state, config, where):
     else:
       state, meta = restore(checkpoint_manager, epoch, abstract_state)
   except Exception as e:  # orbax raises several types for a corrupt checkpoint
-    raise CheckpointError(f'{where}: the checkpoint of epoch {epoch} cannot be read ({e}). '
-                          'Use another --workdir, or delete that checkpoint folder to resume '
-                          'from the one before.') from e
+    raise UnreadableCheckpointError(f'{where}: the checkpoint of epoch {epoch} cannot be read '
+                                    f'({e}).') from e
   try:
     diff = config_lib.differences(meta['config'], config, config_lib.resumable_settings())
   except config_lib.NewerFormatError as e:
@@ -149,6 +159,48 @@ def restore_checked(checkpoint_manager, epoch, abstract_state, config, where):
     raise CheckpointError(f'{where}: the checkpoint was made with other settings: {diff}. '
                           'Use another --workdir.')
   return state, meta
+
+
+def restore_newest_readable(checkpoint_manager, abstract_state, config, where,
+                            set_aside=True):
+  """(epoch, state, meta) of the newest checkpoint that reads, or (0, None, None) when there
+  is none.
+
+  A checkpoint whose files cannot be read (truncated or missing, as a full disk or a killed
+  copy leaves them) is moved to <workdir>/checkpoints-unreadable/<epoch> (never deleted; a
+  later one of the same epoch gets a suffix), with a warning naming it and the reason, and
+  the one before it is tried. A checkpoint of other settings is still refused
+  (`restore_checked`).
+
+  Args:
+    checkpoint_manager, abstract_state, config, where: as `restore_checked`.
+    set_aside: move unreadable checkpoints aside (False: raise, for readers that must not
+      change the folder, e.g. processes other than the first).
+
+  Raises:
+    CheckpointError: a checkpoint that reads but does not fit `config`; with `set_aside`
+      False, an unreadable one.
+  """
+  while (epoch := checkpoint_manager.latest_step()) is not None:
+    try:
+      state, meta = restore_checked(checkpoint_manager, epoch, abstract_state, config, where)
+      return epoch, state, meta
+    except UnreadableCheckpointError as e:
+      if not set_aside:
+        raise CheckpointError(f'{e} Delete or move that checkpoint folder to use the one '
+                              'before it.') from e
+      folder = pathlib.Path(str(checkpoint_manager.directory)) / str(epoch)
+      aside = folder.parent.parent / UNREADABLE_FOLDER / str(epoch)
+      suffix = 1
+      while aside.exists():
+        aside = aside.with_name(f'{epoch}.{suffix}')
+        suffix += 1
+      aside.parent.mkdir(parents=True, exist_ok=True)
+      folder.rename(aside)
+      log.warning('%s Moved it to %s (kept, not deleted) and taking the checkpoint before it.',
+                  e, aside)
+      checkpoint_manager.reload()
+  return 0, None, None
 
 
 def _single_optimizer_abstract(abstract_state, config):
@@ -337,6 +389,38 @@ def read_statistics(workdir):
                           'recompute them from the same data.') from e
 
 
+# What new data must agree with beyond their shape: the class names of the labels (so that
+# `icvae encode` gives new data's labels the run's indices) and a table's feature columns
+# (matched by name), written when the run starts.
+DATA_FILE = 'data.json'
+
+
+def data_description(dataset):
+  """{'class_names', 'feature_names'} of a `data.Dataset`, as `DATA_FILE` holds them."""
+  return {'class_names': list(dataset.class_names),
+          'feature_names': list(dataset.feature_names)}
+
+
+def read_data_description(workdir):
+  """The `data_description` a run saved in its workdir ({} when it has none: runs before
+  icvae 0.5, and registered datasets' runs have empty names).
+
+  Raises:
+    CheckpointError: the file is there but unreadable.
+  """
+  path = pathlib.Path(workdir) / DATA_FILE if workdir else None
+  if path is None or not path.is_file():
+    return {}
+  try:
+    saved = json.loads(path.read_text())
+    return {'class_names': [str(n) for n in saved['class_names']],
+            'feature_names': [str(n) for n in saved['feature_names']]}
+  except (ValueError, KeyError, TypeError) as e:
+    raise CheckpointError(f'{path}: unreadable description of the data ({e}); it names the '
+                          'classes and feature columns the run was trained on: restore it, '
+                          'or delete it to match new data by position.') from e
+
+
 class LoadedModel(NamedTuple):
   """A trained model, ready to use.
 
@@ -349,10 +433,15 @@ class LoadedModel(NamedTuple):
     graphdef: the model's static structure, for `train.make_*` functions.
     state: the restored `train.TrainState`.
     statistics: the standardisation of a feature table ({'mean', 'std'}), or None.
+    class_names: the names of the classes of the training labels (() if unknown).
+    feature_names: a table's feature columns, in the order trained on (() if none).
 
   `codes`, `encode`, `predict` and `predict_proba` take new examples as the data files hold
-  them, (N, *config.image_shape) (uint8 pixels or floats; a grey image may have a trailing
-  channel axis of 1), and compute in jitted batches, standardised like the training data.
+  them, (N, *config.image_shape), checked and scaled by the rule of training
+  (`icvae.examples.checked_examples`: NaN refused, integer images scaled by their type,
+  float images in [0, 1], channels-first refused), and compute in jitted batches,
+  standardised like the training data. A pandas DataFrame's columns are matched to
+  `feature_names` by name; an array's by position.
   """
   model: Any
   config: Any
@@ -361,27 +450,74 @@ class LoadedModel(NamedTuple):
   graphdef: Any
   state: Any
   statistics: Optional[dict] = None
+  class_names: tuple = ()
+  feature_names: tuple = ()
 
   def prepare(self, x):
-    """Examples (N, *data shape) as the networks read them: float, standardised, viewed.
+    """Examples (N, *data shape) as the networks read them: checked, float, standardised,
+    viewed.
 
     Raises:
-      ValueError: examples of another shape than the run's, naming both.
+      ValueError: examples the rule of training refuses (`icvae.examples`), of another
+        shape than the run's, or outside the likelihood's range, each named.
     """
-    x = np.asarray(x)
-    shape = tuple(self.config.image_shape)
-    if x.ndim == len(shape) + 2 and x.shape[-1] == 1 and x.shape[1:-1] == shape:
-      x = x[..., 0]
-    if x.shape[1:] != shape:
-      raise ValueError(f'examples of shape {x.shape[1:]}, but the model was trained on '
-                       f'{shape} ({self.config.dataset}): give (N, {", ".join(map(str, shape))})'
-                       ' arrays.')
-    if x.dtype.kind not in 'biuf':
-      raise ValueError(f'examples of type {x.dtype}; expected numbers.')
-    x = data_lib.as_float(x if x.dtype == np.uint8 else x.astype(np.float32))
+    columns = getattr(x, 'columns', None)  # a pandas DataFrame: match columns by name
+    try:
+      if columns is not None and self.feature_names:
+        x = tables.align_columns(np.asarray(x), [str(c) for c in columns], self.feature_names,
+                                 'the DataFrame')
+      shape = tuple(self.config.image_shape)
+      x = examples_lib.checked_examples(x, 'examples')
+      if x.shape[1:] != shape:
+        raise data_lib.DataError(
+            f'examples of shape {x.shape[1:]}, but the model was trained on {shape} '
+            f'({self.config.dataset}): give (N, {", ".join(map(str, shape))}) arrays.')
+      examples_lib.check_likelihood_range(x, self.config.likelihood_name, 'examples')
+    except data_lib.DataError as e:
+      raise ValueError(str(e)) from None
+    x = data_lib.as_float(x)
     if self.statistics is not None:
       x = files.standardize(x, self.statistics)
     return self.config.view(x)
+
+  def to_arrays(self):
+    """The model as plain data: its saved config, epoch, parameters and batch-norm
+    statistics (lists of numpy arrays), standardisation and names; `from_arrays` rebuilds
+    it with no workdir. What a pickled estimator holds (`icvae.sklearn`)."""
+    return {'format': 1, 'config': self.config.to_saved(), 'epoch': int(self.epoch),
+            'params': [np.asarray(a) for a in jax.tree.leaves(self.state.params)],
+            'constants': [np.asarray(a) for a in jax.tree.leaves(self.state.constants)],
+            'statistics': self.statistics, 'class_names': list(self.class_names),
+            'feature_names': list(self.feature_names)}
+
+  @classmethod
+  def from_arrays(cls, saved):
+    """The `LoadedModel` of `to_arrays`' data.
+
+    Raises:
+      CheckpointError: arrays that do not fit the model their config builds.
+    """
+    try:
+      config = config_lib.RunConfig.from_saved(saved['config'])
+    except (config_lib.NewerFormatError, ValueError, TypeError, KeyError) as e:
+      raise CheckpointError(f'a saved model with an unreadable configuration ({e}).') from e
+    graphdef, state, _ = new_state(config)
+
+    def filled(tree, leaves, what):
+      wanted = jax.tree.leaves(tree)
+      if len(wanted) != len(leaves) or any(
+          np.shape(a) != np.shape(b) for a, b in zip(wanted, leaves)):
+        raise CheckpointError(f'a saved model whose {what} do not fit the model of its '
+                              'configuration; it was saved by another icvae version.')
+      return jax.tree.unflatten(jax.tree.structure(tree),
+                                [jnp.asarray(a, b.dtype) for a, b in zip(leaves, wanted)])
+
+    state = state._replace(params=filled(state.params, saved['params'], 'parameters'),
+                           constants=filled(state.constants, saved['constants'], 'statistics'))
+    model = nnx.merge(graphdef, state.params, state.constants)
+    return cls(model, config, saved['epoch'], config.build_objective(), graphdef, state,
+               saved['statistics'], tuple(saved['class_names']),
+               tuple(saved['feature_names']))
 
   def codes(self, x, batch_size=1000):
     """Per example: 'cluster' (N,) int, 'probabilities' (N, K) p(y|x), and where the model
@@ -442,7 +578,8 @@ def _codes(graphdef, objective, params, constants, x):
 
 
 def load_model(workdir):
-  """The latest checkpoint of a training workdir as a `LoadedModel`.
+  """The latest readable checkpoint of a training workdir as a `LoadedModel` (an unreadable
+  newer one is set aside, `restore_newest_readable`).
 
   Raises:
     CheckpointError: the folder is missing, is not a training workdir, has no checkpoint
@@ -454,12 +591,12 @@ def load_model(workdir):
                           'for the first --checkpoint_every epochs).')
   checkpoint_manager = manager(pathlib.Path(workdir) / 'checkpoints', create=False)
   try:
-    epoch = checkpoint_manager.latest_step()
-    if epoch is None:
-      raise CheckpointError(f'--workdir={workdir}: no checkpoint yet; train first (or wait '
-                            'for the first --checkpoint_every epochs).')
     graphdef, state, _ = new_state(config)
-    state, _ = restore_checked(checkpoint_manager, epoch, abstract(state), config, workdir)
+    epoch, state, _ = restore_newest_readable(checkpoint_manager, abstract(state), config,
+                                              workdir)
+    if not epoch:
+      raise CheckpointError(f'--workdir={workdir}: no readable checkpoint yet; train first (or '
+                            'wait for the first --checkpoint_every epochs).')
   finally:
     checkpoint_manager.close()
   model = nnx.merge(graphdef, state.params, state.constants)
@@ -468,5 +605,7 @@ def load_model(workdir):
     raise CheckpointError(f'--workdir={workdir}: the run standardised its features but '
                           f'{STATISTICS_FILE} is missing; it cannot encode new data the same '
                           'way. Retrain, or restore the file.')
+  described = read_data_description(workdir)
   return LoadedModel(model, config, epoch, config.build_objective(), graphdef, state,
-                     statistics)
+                     statistics, tuple(described.get('class_names', ())),
+                     tuple(described.get('feature_names', ())))

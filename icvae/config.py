@@ -40,7 +40,7 @@ def _decay_factor(value):
 
 LIKELIHOODS = ('auto', 'bernoulli', 'gaussian')
 # The settings only a source that reads files (--dataset=custom, `icvae.files`) takes.
-FILE_SETTINGS = ('data', 'image_size', 'label_column', 'test_fraction')
+FILE_SETTINGS = ('data', 'image_size', 'label_column', 'table_header', 'test_fraction')
 
 
 def _registered_dataset(value):
@@ -75,12 +75,23 @@ GENERAL_SETTINGS = (
             check=_registered_dataset, architecture=True),
     Setting('data', '', 'Your own data (--dataset=custom, the default when this is given): an '
             '.npz (x_train, optional y_train, x_test, y_test), an .npy, a .csv or .parquet '
-            'table of numeric features, or a folder of images (class subfolders give labels).',
-            resumable=True),
+            'table of numeric features, or a folder of images (class subfolders give labels; '
+            'files without an image extension skipped). Integer images are scaled by their '
+            'type (8-bit by 255, 16-bit by 65535), float images must be in [0, 1], '
+            'transparency is composited on white; NaN, infinities and values beyond float32 '
+            'are refused; (N, C, H, W) arrays are refused as channels-first. Without a test '
+            'split, --test_fraction is held out, stratified by class. The guide\'s "What icvae '
+            'does with your files" has every rule.', resumable=True),
     Setting('image_size', '', 'A folder of images: resize every image to H,W (e.g. 32,32); '
             'empty: all must have the same size.', check=_image_size),
-    Setting('label_column', '', 'A table: the column holding the labels (integers or names); '
-            'empty: unlabelled.'),
+    Setting('label_column', '', 'A table: the column holding the labels (numbers or names; '
+            'the sorted distinct values are the classes, 1 and 1.0 one class); empty: '
+            'unlabelled (a column without a name is never the labels; a first column without '
+            'a name holding a row index or row names is dropped). New data to encode need '
+            'not have it.'),
+    Setting('table_header', 'auto', 'A CSV table: whether its first row names the columns. '
+            'auto: yes unless every cell of it is a number (then the columns are named 0, 1, '
+            '...); yes; no.', choices=('auto', 'yes', 'no')),
     Setting('test_fraction', 0.1, 'Your own data without a test split: the share of examples '
             'held out as one (a fixed draw, the same for every run and seed).',
             check=_open_fraction),

@@ -121,7 +121,8 @@ class Dataset(NamedTuple):
   classes (dSprites: the shape), or None for unlabelled data (then both splits have none).
   Datasets with known generative factors also hold them: int32 (N, F) classes, with each
   factor's name and number of values (empty otherwise). `class_names` names the labels'
-  classes where they came as names (class folders, a CSV column of strings).
+  classes where they came from files (class folders, a table's label column, an .npz's
+  labels: `icvae.examples.label_classes`), `feature_names` a table's feature columns.
   """
   train_images: np.ndarray
   train_labels: Optional[np.ndarray]
@@ -132,6 +133,7 @@ class Dataset(NamedTuple):
   factor_names: tuple = ()
   factor_sizes: tuple = ()
   class_names: tuple = ()
+  feature_names: tuple = ()
 
   @property
   def num_classes(self):

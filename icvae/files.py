@@ -3,40 +3,55 @@
 `read(path, ...)` reads
 - an `.npz` with `x_train` and optionally `y_train`, `x_test`, `y_test`;
 - an `.npy` holding one array of examples (unlabelled);
-- a folder of images (PNG, JPEG, ... through Pillow): one subfolder per class gives labels
-  (the subfolders' names, sorted, are the classes), a flat folder is unlabelled; grey or
-  colour (if any image has colour, grey ones are repeated to three channels); every image the
-  same size, or `image_size=(H, W)` to resize them all (bilinear);
-- a `.csv` (a header row, then one example per row) or `.parquet` table of numeric features,
-  labels from `label_column` (integers, or names: sorted, they are the classes).
+- a folder of images (PNG, JPEG, TIFF, ... through Pillow): one subfolder per class gives
+  labels (the subfolders' names, sorted, are the classes), a flat folder is unlabelled;
+- a `.csv` or `.parquet` table of numeric features, labels from `label_column`
+  (`icvae.tables`: delimiters, headers, index columns, missing cells).
 
-Arrays: (N, F) are feature vectors, (N, H, W) grey images, (N, H, W, 1) grey and
-(N, H, W, 3) colour images. Images are uint8 intensities 0..255 (kept as bytes, like
-dSprites) or floats in [0, 1]; feature tables hold any finite numbers (the Gaussian
-likelihood standardises them, `standardize`). Without a test split, a fixed fraction of the
-examples, drawn once with seed 0 (the same for every run and seed), is held out.
+What icvae does with your files (the guide's "What icvae does with your files" lists the
+same rules):
+- Examples and labels follow `icvae.examples`' one rule, as arrays passed to `load_model` or
+  the estimators do: integer images are scaled by their type's range (8-bit by 255, 16-bit
+  by 65,535), float images must be in [0, 1], NaN, infinities and values beyond float32 are
+  refused; labels of any kind (numbers, names) are re-indexed 0..C-1 with their names kept
+  (`Dataset.class_names`).
+- Image files: only files with an image extension (`IMAGE_SUFFIXES`, as torchvision's
+  ImageFolder) are read; others (Thumbs.db, README.md, a labels.csv) are skipped and counted
+  in the log, hidden files and folders ignored, and class subfolders without images skipped.
+  16-bit images (PNG mode I;16, TIFF) are scaled by 65,535 and float TIFFs (mode F) kept in
+  [0, 1], never clipped to 8 bits. Transparency (RGBA, LA, a palette's transparent colour) is
+  composited on a white background (as a page shows it), never dropped. Palette images are
+  read as colour unless their every pixel is grey. If any image has colour, grey ones are
+  repeated to three channels; every image the same size, or `image_size=(H, W)` resizes them
+  all (bilinear).
+- Without a test split, a fixed fraction of the examples, drawn once with seed 0 (the same
+  for every run and seed), is held out, stratified by class when there are labels: each
+  class keeps `test_fraction` of its examples in the test split (at least one of a class with
+  two or more), so a rare class cannot vanish from it.
 
 Everything read is checked before anything is trained or written, and a problem names the
-file and what to do: mixed image sizes (the first that differs), a file that is not an image,
-an `.npz` without `x_train` (its keys listed), object arrays (refused: never unpickled),
-NaN or infinite values, pixel values outside [0, 1] or 0..255, non-integer or negative
-labels, an empty folder.
+file and what to do.
 
 Read once, the arrays are cached under <cache>/user-data keyed by the SHA-256 of the files'
 bytes (and names, for a folder) and the reading options, so an edited file is read again.
+The cache keeps the most recently used entries within `ICVAE_USER_DATA_CACHE_GB` (default 5
+GB); `icvae cache clear` empties it (`clear_cache`).
 """
 
-import csv
 import hashlib
 import json
 import logging
 import os
 import pathlib
+import shutil
 import sys
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from icvae import data as data_lib
+from icvae import examples as examples_lib
+from icvae import tables
 from icvae.settings import DataError
 from icvae.settings import default_cache_dir
 
@@ -45,14 +60,35 @@ log = logging.getLogger('icvae')
 TABLE_SUFFIXES = ('.csv', '.parquet', '.pq')
 ARRAY_SUFFIXES = ('.npz', '.npy')
 NPZ_KEYS = ('x_train', 'y_train', 'x_test', 'y_test')
+# The files of a folder that are read as images (any case); others are skipped.
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm',
+                  '.pgm', '.pbm', '.pnm')
 # Bumped when what `read` makes of the same files changes: older cache entries are not used.
-CACHE_VERSION = 1
-# Pillow modes read as grey (one channel); every other mode is read as RGB.
-_GREY_MODES = ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F')
+CACHE_VERSION = 2
+CACHE_LIMIT_VARIABLE = 'ICVAE_USER_DATA_CACHE_GB'
+DEFAULT_CACHE_LIMIT_GB = 5.0
+# Pillow modes of 16-bit grey images, read as uint16 and scaled by 65,535.
+_SIXTEEN_BIT_MODES = ('I;16', 'I;16L', 'I;16B', 'I;16N')
+_WHITE = 255
 
 
-def read(path, *, image_size=None, label_column='', test_fraction=0.1, cache_dir=None,
-         progress=None):
+class Examples(NamedTuple):
+  """Every example of some files, in the files' order (`read_examples`).
+
+  Attributes:
+    x: (N, *example shape), uint8 or float32 as `examples.checked_examples` gives them.
+    labels: int32 (N,) indices into `class_names`, or None.
+    class_names: the classes' names (the labels' sorted distinct values, as strings).
+    feature_names: a table's feature columns, in order (() for images and arrays).
+  """
+  x: np.ndarray
+  labels: Optional[np.ndarray]
+  class_names: tuple
+  feature_names: tuple = ()
+
+
+def read(path, *, image_size=None, label_column='', test_fraction=0.1, table_header='auto',
+         cache_dir=None, progress=None):
   """The `data.Dataset` of the files at `path` (module docstring), from the cache if read
   before.
 
@@ -62,6 +98,7 @@ def read(path, *, image_size=None, label_column='', test_fraction=0.1, cache_dir
     label_column: the table column that holds the labels ('' : unlabelled).
     test_fraction: the share of examples held out as the test split when the files have
       none, in (0, 1).
+    table_header: a CSV's header row: 'auto', 'yes', 'no' (`icvae.tables`).
     cache_dir: where the arrays are cached (default `settings.default_cache_dir()`).
     progress: show a progress bar while reading a folder; None: when stderr is a terminal.
 
@@ -71,28 +108,31 @@ def read(path, *, image_size=None, label_column='', test_fraction=0.1, cache_dir
   """
   if not 0 < test_fraction < 1:
     raise DataError(f'--test_fraction={test_fraction}: must be in (0, 1).')
-  arrays = _arrays(path, image_size, label_column, cache_dir, progress)
+  arrays = _arrays(path, image_size, label_column, table_header, True, cache_dir, progress)
   return _as_dataset(arrays, test_fraction, path)
 
 
-def read_examples(path, *, image_size=None, label_column='', cache_dir=None, progress=None):
-  """(examples, labels or None, class names) of every example at `path` in the files' order
-  (an .npz's x_train then x_test), with no split: what `experiments.encode` encodes.
+def read_examples(path, *, image_size=None, label_column='', table_header='auto',
+                  cache_dir=None, progress=None):
+  """`Examples` of every example at `path` in the files' order (an .npz's x_train then
+  x_test), with no split: what `icvae encode` encodes. A table without `label_column` is
+  read unlabelled (new data need no labels).
 
   Raises:
     DataError: as `read`.
   """
-  arrays = _arrays(path, image_size, label_column, cache_dir, progress)
+  arrays = _arrays(path, image_size, label_column, table_header, False, cache_dir, progress)
   x, y = arrays['x_train'], arrays['y_train']
   if arrays['x_test'] is not None:
     x = np.concatenate([x, arrays['x_test']])
     y = None if y is None else np.concatenate([y, arrays['y_test']])
-  return x, y, arrays['class_names']
+  return Examples(x, y, arrays['class_names'], arrays['feature_names'])
 
 
-def _arrays(path, image_size, label_column, cache_dir, progress):
-  """The checked arrays of `path` {x_train, y_train, x_test, y_test, class_names}, through
-  the cache."""
+def _arrays(path, image_size, label_column, table_header, labels_required, cache_dir,
+            progress):
+  """The checked arrays of `path` {x_train, y_train, x_test, y_test, class_names,
+  feature_names}, through the cache."""
   path = pathlib.Path(path)
   if not path.exists():
     raise DataError(f'--data={path}: no such file or folder.')
@@ -109,9 +149,10 @@ def _arrays(path, image_size, label_column, cache_dir, progress):
                     f'{path} is not one: drop the flag.')
   files = _image_files(path) if kind == 'folder' else [path]
   options = {'version': CACHE_VERSION, 'kind': kind, 'image_size': image_size,
-             'label_column': label_column}
-  cache = (pathlib.Path(cache_dir or default_cache_dir()) / 'user-data'
-           / f'{_digest(path, files, options)}.npz')
+             'label_column': label_column, 'table_header': table_header,
+             'labels_required': labels_required}
+  cache_root = pathlib.Path(cache_dir or default_cache_dir()) / 'user-data'
+  cache = cache_root / f'{_digest(path, files, options)}.npz'
   arrays = _read_cache(cache)
   if arrays is not None:
     log.info('%s: read from the cache %s', path, cache)
@@ -119,15 +160,53 @@ def _arrays(path, image_size, label_column, cache_dir, progress):
   if kind == 'folder':
     arrays = _read_folder(path, files, image_size, progress)
   elif kind == 'table':
-    arrays = _read_table(path, label_column)
+    x, feature_names, labels = tables.read_table(path, label_column, table_header,
+                                                 labels_required)
+    arrays = {'x_train': x, 'y_train': labels, 'feature_names': feature_names}
   elif path.suffix == '.npz':
     arrays = _read_npz(path)
   else:
-    arrays = {'x_train': _checked_examples(_load_array(path), path)}
-  arrays = {key: arrays.get(key) for key in NPZ_KEYS} | {
-      'class_names': tuple(arrays.get('class_names', ()))}
+    arrays = {'x_train': _load_array(path)}
+  arrays = _checked(arrays, path)
   _write_cache(cache, arrays)
+  _prune_cache(cache_root, keep=cache)
   return arrays
+
+
+def _checked(arrays, path):
+  """Every array through `icvae.examples`' rule; labels of both splits indexed together."""
+  checked = {'x_train': None, 'y_train': None, 'x_test': None, 'y_test': None,
+             'class_names': tuple(arrays.get('class_names', ())),
+             'feature_names': tuple(arrays.get('feature_names', ()))}
+  where = (lambda key: f'{path} [{key}]') if path.suffix == '.npz' else (lambda key: str(path))
+  for split in ('train', 'test'):
+    if arrays.get(f'x_{split}') is not None:
+      checked[f'x_{split}'] = examples_lib.checked_examples(arrays[f'x_{split}'],
+                                                            where(f'x_{split}'))
+  if checked['x_test'] is not None and checked['x_train'].shape[1:] != checked['x_test'].shape[1:]:
+    raise DataError(f'{path}: x_train examples have shape {checked["x_train"].shape[1:]}, '
+                    f'x_test ones {checked["x_test"].shape[1:]}; they must agree.')
+  labels = [(split, arrays.get(f'y_{split}')) for split in ('train', 'test')
+            if arrays.get(f'y_{split}') is not None]
+  if not labels or checked['class_names']:  # a folder's labels are indices of its classes
+    checked.update({f'y_{split}': y for split, y in labels})
+    return checked
+  for split, y in labels:
+    y = np.asarray(y)
+    count = len(checked[f'x_{split}'])
+    if y.ndim != 1 or len(y) != count:
+      raise DataError(f'{where(f"y_{split}")}: {y.shape} labels for {count} examples; expected '
+                      'one label per example.')
+  values = np.concatenate([np.asarray(y) for _, y in labels]) if len(labels) > 1 else (
+      np.asarray(labels[0][1]))
+  source = where('y_train, y_test' if len(labels) > 1 else f'y_{labels[0][0]}')
+  indices, names = examples_lib.label_classes(values, source)
+  checked['class_names'] = names
+  start = 0
+  for split, y in labels:
+    checked[f'y_{split}'] = indices[start:start + len(y)]
+    start += len(y)
+  return checked
 
 
 def _kind(path):
@@ -162,7 +241,9 @@ def _read_cache(cache):
     arrays = {key: loaded.get(key) for key in NPZ_KEYS}
     if arrays['x_train'] is None:
       raise KeyError('x_train')
-    arrays['class_names'] = tuple(str(n) for n in loaded.get('class_names', ()))
+    for key in ('class_names', 'feature_names'):
+      arrays[key] = tuple(str(n) for n in loaded.get(key, ()))
+    os.utime(cache)  # most recently used: kept longest by `_prune_cache`
     return arrays
   except (OSError, ValueError, KeyError) as e:
     log.warning('%s: unreadable cache entry (%s); reading the files again', cache, e)
@@ -172,8 +253,9 @@ def _read_cache(cache):
 def _write_cache(cache, arrays):
   saved = {key: value for key, value in arrays.items()
            if key in NPZ_KEYS and value is not None}
-  if arrays['class_names']:
-    saved['class_names'] = np.asarray(arrays['class_names'], dtype=str)
+  for key in ('class_names', 'feature_names'):
+    if arrays[key]:
+      saved[key] = np.asarray(arrays[key], dtype=str)
   try:
     cache.parent.mkdir(parents=True, exist_ok=True)
     partial = cache.with_name(f'{cache.stem}.{os.getpid()}.tmp.npz')
@@ -182,6 +264,42 @@ def _write_cache(cache, arrays):
   except OSError as e:
     log.warning('could not cache the arrays in %s (%s); they will be read again next time',
                 cache.parent, e)
+
+
+def cache_limit_bytes():
+  """The user-data cache's size limit: $ICVAE_USER_DATA_CACHE_GB gigabytes (default 5)."""
+  text = os.environ.get(CACHE_LIMIT_VARIABLE, '')
+  try:
+    limit = float(text) if text else DEFAULT_CACHE_LIMIT_GB
+  except ValueError:
+    raise DataError(f'${CACHE_LIMIT_VARIABLE}={text}: expected a number of gigabytes.') from None
+  return int(limit * 1e9)
+
+
+def _prune_cache(root, keep):
+  """Deletes the least recently used entries of the user-data cache beyond its limit (never
+  `keep`, the entry just written)."""
+  entries = sorted((p for p in root.glob('*.npz') if p != keep),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+  total = keep.stat().st_size if keep.exists() else 0
+  limit = cache_limit_bytes()
+  for entry in entries:
+    total += entry.stat().st_size
+    if total > limit:
+      log.info('user-data cache over %.1f GB: removing %s (least recently used)', limit / 1e9,
+               entry)
+      entry.unlink(missing_ok=True)
+
+
+def clear_cache(cache_dir=None):
+  """Empties the user-data cache; returns (entries removed, bytes freed)."""
+  root = pathlib.Path(cache_dir or default_cache_dir()) / 'user-data'
+  if not root.is_dir():
+    return 0, 0
+  entries = [p for p in root.iterdir() if p.is_file()]
+  freed = sum(p.stat().st_size for p in entries)
+  shutil.rmtree(root)
+  return len(entries), freed
 
 
 def _load_array(path, key=None):
@@ -195,7 +313,8 @@ def _load_array(path, key=None):
     if 'allow_pickle' in str(e) or 'Object arrays' in str(e):
       raise DataError(f'{path}{f" [{key}]" if key else ""}: holds Python objects (an object '
                       'array), which icvae never unpickles; save numeric arrays '
-                      '(np.asarray(x, np.float32) or uint8 images).') from None
+                      '(np.asarray(x, np.float32) or uint8 images) and numbers or strings '
+                      'as labels.') from None
     raise DataError(f'{path}: not a readable numpy file ({e}).') from None
   except (OSError, EOFError) as e:
     raise DataError(f'{path}: not a readable numpy file ({e}).') from None
@@ -223,97 +342,86 @@ def _read_npz(path):
   if arrays['x_test'] is not None and (arrays['y_train'] is None) != (arrays['y_test'] is None):
     raise DataError(f'{path}: labels for one split only (y_train and y_test go together when '
                     'x_test is given); save both or neither.')
-  for split in ('train', 'test'):
-    x, y = arrays[f'x_{split}'], arrays[f'y_{split}']
-    if x is None:
-      continue
-    arrays[f'x_{split}'] = _checked_examples(x, f'{path} [x_{split}]')
-    if y is not None:
-      arrays[f'y_{split}'] = _checked_labels(y, len(x), f'{path} [y_{split}]')
-  if arrays['x_test'] is not None:
-    train_shape, test_shape = arrays['x_train'].shape[1:], arrays['x_test'].shape[1:]
-    if train_shape != test_shape:
-      raise DataError(f'{path}: x_train examples have shape {train_shape}, x_test ones '
-                      f'{test_shape}; they must agree.')
   return arrays
-
-
-def _checked_examples(x, where):
-  """Examples as the loop reads them (module docstring), or a DataError naming `where`."""
-  x = np.asarray(x)
-  if x.dtype == object or x.dtype.kind not in 'biuf':
-    raise DataError(f'{where}: values of type {x.dtype}; expected numbers (floats, or uint8 '
-                    'pixel intensities).')
-  if x.ndim < 2 or x.ndim > 4 or (x.ndim == 4 and x.shape[-1] not in (1, 3)):
-    raise DataError(f'{where}: shape {x.shape}; expected (N, features), (N, H, W) grey '
-                    'images or (N, H, W, 1 or 3) images.')
-  if len(x) == 0:
-    raise DataError(f'{where}: no examples.')
-  if x.ndim == 4 and x.shape[-1] == 1:
-    x = x[..., 0]
-  if x.dtype.kind == 'b':
-    x = x.astype(np.uint8) * np.uint8(255) if x.ndim > 2 else x.astype(np.float32)
-  if x.dtype.kind == 'f':
-    if not np.all(np.isfinite(x)):
-      index = np.argwhere(~np.isfinite(x))[0]
-      raise DataError(f'{where}: non-finite value {x[tuple(index)]} at index '
-                      f'{tuple(int(i) for i in index)}; remove or impute it.')
-    if x.ndim > 2:
-      low, high = float(x.min()), float(x.max())
-      if low < 0 or high > 1:
-        raise DataError(f'{where}: float pixel values from {low:g} to {high:g}; images must be '
-                        'in [0, 1] (divide 0..255 intensities by 255, or save them as uint8).')
-    return x.astype(np.float32)
-  if x.ndim > 2:  # integer images: intensities 0..255, kept as bytes
-    low, high = int(x.min()), int(x.max())
-    if low < 0 or high > 255:
-      raise DataError(f'{where}: integer pixel values from {low} to {high}; expected 0..255 '
-                      '(or floats in [0, 1]).')
-    return x.astype(np.uint8)
-  return x.astype(np.float32)
-
-
-def _checked_labels(y, count, where):
-  """int32 labels (count,), or a DataError: non-integer, negative or miscounted labels."""
-  y = np.asarray(y)
-  if y.ndim != 1 or len(y) != count:
-    raise DataError(f'{where}: {y.shape} labels for {count} examples; expected one integer '
-                    'label per example.')
-  if y.dtype.kind in 'US':
-    raise DataError(f'{where}: labels are strings; save integer classes (0, 1, ...).')
-  if y.dtype == object or y.dtype.kind not in 'biuf':
-    raise DataError(f'{where}: labels of type {y.dtype}; expected integers.')
-  if y.dtype.kind == 'f':
-    bad = ~np.isfinite(y) | (y != np.round(y))
-    if bad.any():
-      first = int(np.flatnonzero(bad)[0])
-      raise DataError(f'{where}: label {y[first]} (example {first}) is not an integer; labels '
-                      'must be classes 0, 1, ...')
-  if y.min(initial=0) < 0:
-    first = int(np.flatnonzero(y < 0)[0])
-    raise DataError(f'{where}: negative label {y[first]} (example {first}); labels must be '
-                    'classes 0, 1, ...')
-  return y.astype(np.int32)
 
 
 def _image_files(folder):
   """The image files of a folder, sorted: its own (flat) or its class subfolders' (any
-  depth); hidden files are skipped, every other file must be an image."""
+  depth). Hidden files and folders are ignored, files without an image extension skipped
+  (counted in the log), subfolders without images skipped."""
   entries = [e for e in sorted(folder.iterdir()) if not e.name.startswith('.')]
   subfolders = [e for e in entries if e.is_dir()]
   files = [e for e in entries if e.is_file()]
-  if subfolders and files:
-    raise DataError(f'{folder}: holds both files ({files[0].name}, ...) and subfolders '
+  images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
+  skipped = len(files) - len(images)
+  if subfolders and images:
+    raise DataError(f'{folder}: holds both images ({images[0].name}, ...) and subfolders '
                     f'({subfolders[0].name}, ...); put every image in a class subfolder, or '
                     'none.')
   if subfolders:
-    files = []
+    empty = []
     for sub in subfolders:
-      files += sorted(f for f in sub.rglob('*') if f.is_file() and
-                      not any(p.startswith('.') for p in f.relative_to(folder).parts))
-  if not files:
-    raise DataError(f'{folder}: no images in it (or its class subfolders).')
-  return files
+      found = sorted(f for f in sub.rglob('*') if f.is_file() and
+                     not any(p.startswith('.') for p in f.relative_to(folder).parts))
+      inside = [f for f in found if f.suffix.lower() in IMAGE_SUFFIXES]
+      skipped += len(found) - len(inside)
+      if not inside:
+        empty.append(sub.name)
+      images += inside
+    if empty:
+      log.info('%s: subfolders without images skipped (not classes): %s', folder,
+               ', '.join(empty))
+  if skipped:
+    log.info('%s: %d files without an image extension (%s) skipped', folder, skipped,
+             ' '.join(IMAGE_SUFFIXES))
+  if not images:
+    raise DataError(f'{folder}: no images in it (or its class subfolders); icvae reads files '
+                    f'ending in {" ".join(IMAGE_SUFFIXES)}.')
+  return images
+
+
+def _pixels(image, image_size):
+  """An opened Pillow image as an array: uint8 (8-bit grey (H, W) or RGB (H, W, 3)) or
+  float32 in [0, 1] (16-bit and float images), resized to `image_size` if given (module
+  docstring: transparency composited on white)."""
+  from PIL import Image  # pillow is a dependency; imported only to read images
+  mode = image.mode
+  if mode in ('RGBA', 'LA', 'PA', 'La', 'RGBa') or 'transparency' in image.info:
+    grey = mode in ('LA', 'La', 'L', '1', 'I', 'I;16')
+    rgba = image.convert('RGBA')
+    background = Image.new('RGBA', rgba.size, (_WHITE, _WHITE, _WHITE, 255))
+    image = Image.alpha_composite(background, rgba).convert('L' if grey else 'RGB')
+  elif mode == 'P':
+    image = image.convert('RGB')
+    array = np.asarray(image)
+    if np.all(array[..., :1] == array):
+      image = image.convert('L')
+  elif mode == '1':
+    image = image.convert('L')
+  elif mode not in ('L', 'RGB', 'I', 'F') + _SIXTEEN_BIT_MODES:
+    image = image.convert('RGB')  # CMYK, YCbCr, LAB, HSV
+  if image.mode in ('L', 'RGB'):
+    if image_size is not None and image.size != (image_size[1], image_size[0]):
+      image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(image, np.uint8)
+  if image.mode == 'F':
+    array = np.asarray(image, np.float32)
+  else:  # 16-bit grey ('I;16*'), or 'I' (32-bit integers) holding 16-bit intensities
+    array = np.asarray(image)
+    if array.dtype != np.uint16:
+      low, high = int(array.min()), int(array.max())
+      if low < 0 or high > 65535:
+        raise ValueError(f'32-bit integer pixels from {low} to {high}: icvae reads 8- and '
+                         '16-bit intensities; save 16-bit images, or floats in [0, 1]')
+    array = (array.astype(np.float64) / 65535).astype(np.float32)
+  if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+    raise ValueError(f'float pixels from {float(np.nanmin(array)):g} to '
+                     f'{float(np.nanmax(array)):g}; float images must be in [0, 1]')
+  if image_size is not None and array.shape != tuple(image_size):
+    resized = Image.fromarray(array, 'F').resize((image_size[1], image_size[0]),
+                                                 Image.Resampling.BILINEAR)
+    array = np.clip(np.asarray(resized, np.float32), 0, 1)
+  return array
 
 
 def _read_folder(folder, files, image_size, progress):
@@ -331,14 +439,9 @@ def _read_folder(folder, files, image_size, progress):
     try:
       with Image.open(file) as image:
         image.load()
-        grey = image.mode in _GREY_MODES
-        if image_size is not None and image.size != (image_size[1], image_size[0]):
-          image = image.convert('L' if grey else 'RGB')
-          image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
-        array = np.asarray(image.convert('L' if grey else 'RGB'), np.uint8)
+        array = _pixels(image, image_size)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-      raise DataError(f'{file}: not a readable image ({e}); remove it from {folder} (only '
-                      'images may be there).') from None
+      raise DataError(f'{file}: not a readable image ({e}); remove it from {folder}.') from None
     if first is None:
       first = (file, array.shape[:2])
     elif array.shape[:2] != first[1]:
@@ -346,6 +449,8 @@ def _read_folder(folder, files, image_size, progress):
                       f'{first[1][0]}x{first[1][1]}; every image must have the same size: '
                       'pass --image_size=H,W to resize them all.')
     pixels.append(array)
+  if any(p.dtype != np.uint8 for p in pixels):  # 16-bit or float images: all as floats
+    pixels = [data_lib.as_float(p) for p in pixels]
   if any(p.ndim == 3 for p in pixels):
     pixels = [p if p.ndim == 3 else np.repeat(p[..., None], 3, axis=-1) for p in pixels]
   images = np.stack(pixels)
@@ -353,131 +458,59 @@ def _read_folder(folder, files, image_size, progress):
   if classes:
     index = {name: i for i, name in enumerate(classes)}
     labels = np.asarray([index[f.relative_to(folder).parts[0]] for f in files], np.int32)
-  log.info('%s: %d images of %s pixels, %s', folder, len(images),
+  log.info('%s: %d images of %s pixels (%s), %s', folder, len(images),
            'x'.join(map(str, images.shape[1:])),
+           '8-bit' if images.dtype == np.uint8 else 'scaled to [0, 1] from 16-bit or float',
            f'{len(classes)} classes' if classes else 'unlabelled (a flat folder)')
   return {'x_train': images, 'y_train': labels, 'class_names': tuple(classes)}
 
 
-def _read_table(path, label_column):
-  """{'x_train': features (N, F), 'y_train', 'class_names'} of a CSV or Parquet table."""
-  if path.suffix.lower() == '.csv':
-    header, columns = _csv_columns(path)
-  else:
-    try:
-      import pyarrow.parquet as parquet
-    except ImportError:
-      raise DataError(f'{path}: reading Parquet needs pyarrow: pip install pyarrow (or save '
-                      'the table as CSV).') from None
-    try:
-      table = parquet.read_table(path)
-    except Exception as e:  # pyarrow raises its own error types for corrupt files
-      raise DataError(f'{path}: not a readable Parquet file ({e}).') from None
-    header = list(table.column_names)
-    columns = [table.column(name).to_numpy(zero_copy_only=False) for name in header]
-  if label_column and label_column not in header:
-    raise DataError(f'--label_column={label_column}: {path} has no such column; its columns '
-                    f'are {", ".join(header)}.')
-  labels, names = None, ()
-  features = []
-  for name, column in zip(header, columns):
-    if name == label_column:
-      labels, names = _table_labels(column, path, name)
-      continue
-    values = _numeric(column)
-    if values is None:
-      raise DataError(f'{path}: column {name!r} holds non-numeric values (e.g. '
-                      f'{_first_non_numeric(column)!r}); features must be numbers. If it '
-                      f'holds the labels, pass --label_column={name}.')
-    features.append(values)
-  if not features:
-    raise DataError(f'{path}: no feature columns (only the label column {label_column!r}).')
-  x = np.stack(features, axis=1)
-  if len(x) == 0:
-    raise DataError(f'{path}: no rows after the header.')
-  bad = ~np.isfinite(x)
-  if bad.any():
-    row, column = (int(i) for i in np.argwhere(bad)[0])
-    raise DataError(f'{path}: row {row + 1} column {_feature_names(header, label_column)[column]!r}'
-                    f' is {x[row, column]} (empty or not finite); remove or impute it.')
-  return {'x_train': x.astype(np.float32), 'y_train': labels, 'class_names': names}
-
-
-def _feature_names(header, label_column):
-  """The feature columns' names: `header` without the label column."""
-  return [h for h in header if h != label_column]
-
-
-def _csv_columns(path):
-  try:
-    with open(path, newline='', encoding='utf-8-sig') as f:
-      rows = list(csv.reader(f))
-  except (OSError, UnicodeDecodeError, csv.Error) as e:
-    raise DataError(f'{path}: not a readable CSV file ({e}).') from None
-  rows = [r for r in rows if r]
-  if not rows:
-    raise DataError(f'{path}: empty file; expected a header row and one row per example.')
-  header = [h.strip() for h in rows[0]]
-  for number, row in enumerate(rows[1:], start=2):
-    if len(row) != len(header):
-      raise DataError(f'{path}: line {number} has {len(row)} values, the header '
-                      f'{len(header)}.')
-  columns = [np.asarray([r[i].strip() for r in rows[1:]], dtype=str) for i in range(len(header))]
-  return header, columns
-
-
-def _numeric(column):
-  """float64 values of a column (empty cells NaN), or None if one is not a number."""
-  column = np.asarray(column)
-  if column.dtype.kind in 'biuf':
-    return column.astype(np.float64)
-  try:
-    return column.astype(np.float64)  # vectorised; fails on empty or non-numeric cells
-  except (TypeError, ValueError):
-    pass
-  try:
-    return np.asarray([float(v) if v not in ('', None) else np.nan for v in column], np.float64)
-  except (TypeError, ValueError):
-    return None
-
-
-def _first_non_numeric(column):
-  for value in column:
-    try:
-      float(value)
-    except (TypeError, ValueError):
-      return str(value)
-  return None
-
-
-def _table_labels(column, path, name):
-  """(int32 labels, class names) of a label column: integers as they are, names sorted."""
-  values = _numeric(column)
-  where = f'{path} [column {name}]'
-  if values is not None:
-    return _checked_labels(values, len(values), where), ()
-  column = np.asarray(column).astype(str)
-  if np.any(column == ''):
-    raise DataError(f'{where}: row {int(np.flatnonzero(column == "")[0]) + 1} has no label.')
-  names, labels = np.unique(column, return_inverse=True)
-  return labels.astype(np.int32), tuple(str(n) for n in names)
-
-
 def _as_dataset(arrays, test_fraction, path):
-  """A `Dataset` of checked arrays; without x_test, a seeded `test_fraction` held out."""
+  """A `Dataset` of checked arrays; without x_test, a seeded `test_fraction` held out,
+  stratified by class (`held_out_split`)."""
   x, y = arrays['x_train'], arrays.get('y_train')
-  names = tuple(arrays.get('class_names', ()))
+  names = dict(class_names=tuple(arrays.get('class_names', ())),
+               feature_names=tuple(arrays.get('feature_names', ())))
   if arrays.get('x_test') is not None:
-    return data_lib.Dataset(x, y, arrays['x_test'], arrays.get('y_test'), class_names=names)
-  count = len(x)
-  held_out = max(1, int(round(count * test_fraction)))
-  if count - held_out < 1:
-    raise DataError(f'{path}: {count} examples, too few to hold out a test split '
-                    f'(--test_fraction={test_fraction}); add examples or save x_test.')
-  order = np.random.default_rng(0).permutation(count)
-  test, train = np.sort(order[:held_out]), np.sort(order[held_out:])
+    return data_lib.Dataset(x, y, arrays['x_test'], arrays.get('y_test'), **names)
+  train, test = held_out_split(len(x), test_fraction, y, path)
   return data_lib.Dataset(x[train], None if y is None else y[train], x[test],
-                          None if y is None else y[test], class_names=names)
+                          None if y is None else y[test], **names)
+
+
+def held_out_split(count, test_fraction, labels=None, where=''):
+  """(train indices, test indices), each sorted: a fixed draw (seed 0) of `test_fraction`.
+
+  Without labels, round(count * fraction) examples (at least one) are held out. With
+  labels, the draw is stratified: each class holds out round(n_c * fraction) of its n_c
+  examples, at least one when n_c >= 2 (a class of one example stays in training), so every
+  class with two or more examples is in both splits.
+
+  Raises:
+    DataError: too few examples to leave any for training.
+  """
+  rng = np.random.default_rng(0)
+  if labels is None:
+    held_out = max(1, int(round(count * test_fraction)))
+    order = rng.permutation(count)
+    test = order[:held_out]
+  else:
+    test = []
+    for label in np.unique(labels):
+      members = np.flatnonzero(labels == label)
+      share = int(round(len(members) * test_fraction))
+      if len(members) >= 2:
+        share = min(max(share, 1), len(members) - 1)
+      test.append(rng.permutation(members)[:share])
+    test = np.concatenate(test)
+    if not len(test):  # every class has one example: nothing to stratify
+      test = rng.permutation(count)[:max(1, int(round(count * test_fraction)))]
+  if count - len(test) < 1:
+    raise DataError(f'{where}: {count} examples, too few to hold out a test split '
+                    f'(--test_fraction={test_fraction}); add examples or save x_test.')
+  in_test = np.zeros(count, bool)
+  in_test[test] = True
+  return np.flatnonzero(~in_test), np.flatnonzero(in_test)
 
 
 def statistics(features):
@@ -507,7 +540,7 @@ def load(options):
                     'folder of images), or give the Dataset to train_and_evaluate.')
   image_size = data_lib.parse_shape(options.image_size) if options.image_size else None
   return read(options.data, image_size=image_size, label_column=options.label_column,
-              test_fraction=options.test_fraction,
+              test_fraction=options.test_fraction, table_header=options.table_header,
               progress=getattr(options, 'progress', None))
 
 

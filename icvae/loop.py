@@ -31,10 +31,12 @@ import numpy as np
 from icvae import checkpoints
 from icvae import config as config_lib
 from icvae import data as data_lib
+from icvae import examples as examples_lib
 from icvae import files
 from icvae import metrics as metrics_lib
 from icvae import settings as settings_lib
 from icvae import sweep as sweep_lib
+from icvae import tables
 from icvae import train
 
 log = logging.getLogger('icvae')
@@ -263,7 +265,7 @@ def train_and_evaluate(config, dataset=None, devices=None):
     abstract = checkpoints.abstract(state, train.replicated_sharding(mesh))
     [run] = _open_runs(stack, [config], abstract)
     state = run.initial_state(state)
-    run.write_config(statistics)
+    run.write_config(statistics, dataset)
     state = train.replicate(state, mesh)
     train_images = train.replicate(
         objective.training_data(jnp.asarray(config.view(dataset.train_images))), mesh)
@@ -337,7 +339,7 @@ def train_sweep(configs, dataset=None, devices=None):
     states = sweep_lib.stack([run.initial_state(sweep_lib.unstack(states, i))
                               for i, run in enumerate(runs)])
     for run in runs:
-      run.write_config(statistics)
+      run.write_config(statistics, dataset)
     states = train.place_runs(states, mesh)
     data = jax.tree.map(lambda a, axis: (train.replicate(a, mesh) if axis is None
                                          else train.place_runs(a, mesh)), data, data_axes)
@@ -408,12 +410,14 @@ def _with_shape_of(config, dataset):
 def prepare_data(config, dataset=None, workdir=None):
   """The data of a run as it trains on them and reports them.
 
-  Loads `dataset` when not given (`data.load_for`), records its example shape in the
+  Loads `dataset` when not given (`data.load_for`), passes its examples through
+  `icvae.examples`' rule (as every entry point does), records its example shape in the
   configuration (`RunConfig.with_data_shape`: refused if another, as are settings other than
-  those `workdir` holds, `check_workdir_config`), splits it as --protocol
-  says, checks its values against the likelihood, and standardises a feature table under a
-  Gaussian likelihood (`RunConfig.standardized`) with the statistics saved in `workdir`
-  (those of its training split when there are none yet).
+  those `workdir` holds, `check_workdir_config`), matches a table's columns to those the
+  workdir was trained on by name, splits it as --protocol says, checks its values against
+  the likelihood, and standardises a feature table under a Gaussian likelihood
+  (`RunConfig.standardized`) with the statistics saved in `workdir` (those of its training
+  split when there are none yet).
 
   Returns:
     (config with --data_shape, dataset, statistics {'mean', 'std'} or None).
@@ -424,17 +428,20 @@ def prepare_data(config, dataset=None, workdir=None):
   """
   if dataset is None:
     dataset = data_lib.load_for(config)
+  dataset = dataset._replace(
+      train_images=examples_lib.checked_examples(dataset.train_images, 'the training examples'),
+      test_images=examples_lib.checked_examples(dataset.test_images, 'the test examples'))
   config = _with_shape_of(config, dataset)
   if workdir:
     check_workdir_config(workdir, config)
+    dataset = _with_columns_of(workdir, dataset)
   dataset = data_lib.with_protocol(dataset, config.protocol, config.dataset)
-  if config.likelihood_name == 'bernoulli':
-    for images in (dataset.train_images, dataset.test_images):
-      if images.dtype != np.uint8 and len(images) and (images.min() < 0 or images.max() > 1):
-        raise ExperimentError(
-            f'--likelihood=bernoulli models values in [0, 1]; these data range from '
-            f'{float(images.min()):g} to {float(images.max()):g}: use --likelihood=gaussian '
-            '(the default for feature tables), or scale the data to [0, 1].')
+  for split, images in (('training', dataset.train_images), ('test', dataset.test_images)):
+    try:
+      examples_lib.check_likelihood_range(images, config.likelihood_name,
+                                          f'the {split} examples')
+    except data_lib.DataError as e:
+      raise ExperimentError(str(e)) from e
   statistics = None
   if config.standardized:
     statistics = (checkpoints.read_statistics(workdir)
@@ -446,6 +453,21 @@ def prepare_data(config, dataset=None, workdir=None):
     except data_lib.DataError as e:
       raise ExperimentError(f'{workdir}: {e}') from e
   return config, dataset, statistics
+
+
+def _with_columns_of(workdir, dataset):
+  """`dataset` with a table's columns in the order the workdir's run was trained on."""
+  saved = checkpoints.read_data_description(workdir)
+  expected = tuple(saved.get('feature_names', ()))
+  if not expected or not dataset.feature_names:
+    return dataset
+  where = f'--data (resuming {workdir})'
+  return dataset._replace(
+      train_images=tables.align_columns(dataset.train_images, dataset.feature_names,
+                                        expected, where),
+      test_images=tables.align_columns(dataset.test_images, dataset.feature_names, expected,
+                                       where),
+      feature_names=expected)
 
 
 def _shared_or_stacked(run_data):
@@ -476,7 +498,10 @@ class _Run:
     self.abstract_state = abstract_state
     self.key = jax.random.key(config.seed)
     self.train_key, self.eval_key = jax.random.split(self.key)
-    self.start_epoch = manager.latest_step() or 0
+    # The newest checkpoint that reads; unreadable newer ones are set aside (first process).
+    self.start_epoch, self.resumed, _ = checkpoints.restore_newest_readable(
+        manager, abstract_state, config, self.workdir, set_aside=is_writer())
+    self.resumed_epoch = self.start_epoch
     self.saved_epoch = self.start_epoch
     self.finished_epoch = self.start_epoch
     self.failure = None
@@ -493,8 +518,11 @@ class _Run:
     parameters, or `fresh`."""
     config, workdir = self.config, self.workdir
     if self.start_epoch:
-      state, _ = checkpoints.restore_checked(self.manager, self.start_epoch,
-                                             self.abstract_state, config, workdir)
+      state = self.resumed
+      if state is None or self.resumed_epoch != self.start_epoch:  # a sweep's common epoch
+        state, _ = checkpoints.restore_checked(self.manager, self.start_epoch,
+                                               self.abstract_state, config, workdir)
+      self.resumed = None
       if self.start_epoch >= config.num_epochs:
         log.info('%s is trained to epoch %d already (--num_epochs=%d): nothing to train',
                  workdir, self.start_epoch, config.num_epochs)
@@ -511,14 +539,18 @@ class _Run:
       return checkpoints.with_classifier(fresh, self.classifier)
     return fresh
 
-  def write_config(self, statistics=None):
-    """config.json (and the standardisation statistics of a feature table)."""
+  def write_config(self, statistics=None, dataset=None):
+    """config.json, the data's description (`checkpoints.data_description`: class and
+    feature names) and the standardisation statistics of a feature table."""
     if is_writer() and self.start_epoch < self.config.num_epochs:  # a finished run keeps its checkpoints' config
       write_atomically(self.workdir / 'config.json',
                        json.dumps(self.config.to_saved(), indent=2) + '\n')
     saved = self.workdir / checkpoints.STATISTICS_FILE
     if is_writer() and statistics is not None and not saved.exists():
       write_atomically(saved, json.dumps(statistics) + '\n')
+    described = self.workdir / checkpoints.DATA_FILE
+    if is_writer() and dataset is not None and not described.exists():
+      write_atomically(described, json.dumps(checkpoints.data_description(dataset)) + '\n')
 
   def save(self, epoch, state, force):
     checkpoints.save(self.manager, epoch, state, self.config, self.key, force=force)

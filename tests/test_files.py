@@ -83,7 +83,7 @@ def test_image_folder_with_class_subfolders(tmp_path):
   images = rng.integers(0, 256, size=(9, 7, 6), dtype=np.uint8)
   labels = np.array([0, 1, 2] * 3)
   folder = _write_pngs(tmp_path / 'imgs', images, labels, names=('cat', 'ant', 'bee'))
-  x, y, names = files.read_examples(folder)
+  x, y, names, _ = files.read_examples(folder)
   assert names == ('ant', 'bee', 'cat')  # sorted folder names are the classes
   expected_label = {0: 2, 1: 0, 2: 1}  # cat -> 2, ant -> 0, bee -> 1
   # Files are read class folder by class folder, each sorted by name.
@@ -101,7 +101,7 @@ def test_flat_folder_is_unlabelled_and_grey_joins_colour(tmp_path):
   Image.fromarray(grey).save(folder / 'a.png')
   Image.fromarray(colour).save(folder / 'b.png')
   (folder / '.DS_Store').write_bytes(b'junk')  # hidden files are skipped
-  x, y, _ = files.read_examples(folder)
+  x, y, _, _ = files.read_examples(folder)
   assert y is None and x.shape == (2, 4, 5, 3)
   np.testing.assert_array_equal(x[0], np.repeat(grey[..., None], 3, axis=-1))
   np.testing.assert_array_equal(x[1], colour)
@@ -116,23 +116,23 @@ def test_mixed_sizes_name_the_first_that_differs_and_image_size_resizes(tmp_path
     Image.fromarray(image).save(folder / f'{i}.png')
   with pytest.raises(DataError, match=r'2\.png: 6x10 pixels, but .*0\.png has 8x8.*--image_size'):
     files.read_examples(folder)
-  x, _, _ = files.read_examples(folder, image_size=(4, 5))
+  x, _, _, _ = files.read_examples(folder, image_size=(4, 5))
   expected = np.asarray(Image.fromarray(images[2]).resize((5, 4), Image.Resampling.BILINEAR))
   assert x.shape == (3, 4, 5)
   np.testing.assert_array_equal(x[2], expected)
 
 
 @pytest.mark.parametrize('case,match', [
-    ('not_an_image', r'notes\.txt: not a readable image'),
+    ('not_an_image', r'broken\.png: not a readable image'),
     ('empty', 'no images'),
-    ('mixed_layout', 'both files .* and subfolders'),
+    ('mixed_layout', 'both images .* and subfolders'),
 ])
 def test_folder_refusals_name_the_file(tmp_path, case, match):
   folder = tmp_path / 'f'
   folder.mkdir()
   if case == 'not_an_image':
     _write_pngs(folder, np.zeros((2, 3, 3), np.uint8))
-    (folder / 'notes.txt').write_text('hello')
+    (folder / 'broken.png').write_bytes(b'\x89PNG\r\n\x1a\n truncated')
   elif case == 'mixed_layout':
     _write_pngs(folder, np.zeros((2, 3, 3), np.uint8), [0, 1])
     Image.fromarray(np.zeros((3, 3), np.uint8)).save(folder / 'loose.png')
@@ -147,12 +147,19 @@ def _npz(tmp_path, **arrays):
 
 @pytest.mark.parametrize('arrays,match', [
     (dict(images=np.zeros((4, 3))), r'no x_train array; it holds images'),
-    (dict(x_train=np.array([[np.nan, 1.0], [0, 0]])), 'non-finite value nan at index'),
+    (dict(x_train=np.array([[np.nan, 1.0], [0, 0]])), r'value nan at index \(0, 0\) is not a '
+     'finite number'),
+    (dict(x_train=np.array([[1e39, 1.0], [0, 0]])), r'value 1e\+39 at index \(0, 0\) is beyond '
+     'float32'),
+    (dict(x_train=np.zeros((3, 1, 4, 5))), r'channels-first .*x\.transpose\(0, 2, 3, 1\)'),
+    (dict(x_train=np.full((3, 2, 2), 4000, np.int32)), 'int32 array, whose type does not say '
+     'their scale; pass uint8 .* or uint16'),
     (dict(x_train=np.full((3, 2, 2), 1.5)), r'pixel values from 1\.5 to 1\.5.*\[0, 1\]'),
     (dict(x_train=np.full((3, 2, 2), 300)), 'integer pixel values from 300'),
     (dict(x_train=np.zeros((3, 2)), y_train=np.array([0.0, 1.5, 2.0])), 'label 1.5 .*not an '
      'integer'),
-    (dict(x_train=np.zeros((3, 2)), y_train=np.array([0, -1, 2])), 'negative label -1'),
+    (dict(x_train=np.zeros((3, 2)), y_train=np.array([0, np.inf, 2])), 'label inf .*not an '
+     'integer'),
     (dict(x_train=np.zeros((3, 2)), y_train=np.array([0, 1])), r'\(2,\) labels for 3'),
     (dict(x_train=np.zeros((3, 2, 2, 2))), 'expected \\(N, features\\)'),
     (dict(x_train=np.zeros((3, 2)), y_test=np.zeros(2)), 'y_test without x_test'),
@@ -190,11 +197,11 @@ def test_csv_features_and_named_labels(tmp_path):
   path = _write_csv(tmp_path / 't.csv',
                     [[*(repr(float(v)) for v in f), s] for f, s in zip(features, species)],
                     ['a', 'b', 'c', 'species'])
-  x, y, names = files.read_examples(path, label_column='species')
+  x, y, names, _ = files.read_examples(path, label_column='species')
   assert names == ('setosa', 'versicolor', 'virginica')
   np.testing.assert_allclose(x, features.astype(np.float32))
   np.testing.assert_array_equal(np.asarray(names)[y], species)
-  with pytest.raises(DataError, match=r"column 'species' holds non-numeric .*"
+  with pytest.raises(DataError, match=r"line 2, column 'species' is 'virginica', not a number.*"
                                       r'--label_column=species'):
     files.read(path)
   with pytest.raises(DataError, match='no such column; its columns are a, b, c, species'):
@@ -203,7 +210,7 @@ def test_csv_features_and_named_labels(tmp_path):
 
 def test_csv_empty_cell_names_row_and_column(tmp_path):
   path = _write_csv(tmp_path / 't.csv', [[1, 2], [3, '']], ['u', 'v'])
-  with pytest.raises(DataError, match="row 2 column 'v'"):
+  with pytest.raises(DataError, match="line 3, column 'v' is empty"):
     files.read(path)
 
 
@@ -215,7 +222,7 @@ def test_parquet_matches_csv(tmp_path):
   labels = np.arange(10) % 3
   table = pyarrow.table({'f0': features[:, 0], 'f1': features[:, 1], 'y': labels})
   parquet.write_table(table, tmp_path / 't.parquet')
-  x, y, _ = files.read_examples(tmp_path / 't.parquet', label_column='y')
+  x, y, _, _ = files.read_examples(tmp_path / 't.parquet', label_column='y')
   np.testing.assert_array_equal(x, features)
   np.testing.assert_array_equal(y, labels)
 
@@ -419,7 +426,7 @@ def test_each_format_trains_through_the_binary_and_encodes_as_the_library(tmp_pa
            f'--output={output}'], cwd=ROOT, env=env, capture_output=True, text=True,
           timeout=300)
       assert encoded.returncode == 0, encoded.stderr[-3000:]
-    x, labels, _ = files.read_examples(path, label_column=extra[0].split('=')[1] if extra
+    x, labels, _, _ = files.read_examples(path, label_column=extra[0].split('=')[1] if extra
                                        else '', cache_dir=tmp_path / 'cache')
     expected = icvae.load_model(workdir).codes(x)
     with np.load(tmp_path / f'codes_{path.stem}.npz') as written:

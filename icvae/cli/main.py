@@ -5,6 +5,7 @@
   icvae evaluate --workdir=runs/mnist_smoke
   icvae encode --workdir=W --data=new/ --output=codes.csv
   icvae list-configs
+  icvae cache clear                                   # the cache of your own data
   icvae <command> --help
 
 `python -m icvae ...` is the same command. In a checkout, `python -m experiments.<binary>`
@@ -42,6 +43,8 @@ COMMANDS = {
                                 'on dSprites: MIG against beta, reconstruction and TC.'),
     'figure5': Command('icvae.cli.figure5', 'InfoCatVAE Figure 5: samples per category of '
                        'several trained models, side by side.'),
+    'cache': Command('icvae.cli.cache', 'Show the cache of your own data\'s arrays, or '
+                     'empty it: icvae cache clear.'),
     'list-configs': Command('icvae.cli.main', 'The shipped flagfiles, by name, with what '
                             'each trains (use one with --config=NAME).'),
 }
