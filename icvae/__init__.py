@@ -3,7 +3,8 @@
 Layers, each importing only the ones above it in this list:
 - math and data: `likelihoods`, `priors`, `losses`, `information`, `disentanglement`, `vat`,
   `evaluation`, `metrics`, `settings` (pure); `data` (the registry of datasets and their
-  arrays), `dsprites` (draws dSprites), `files` (reads your own data);
+  arrays), `dsprites` (draws dSprites), `examples` (the one rule for examples and labels), `tables`
+  (CSV and Parquet), `files` (reads your own data);
 - networks: `models` (Flax NNX);
 - objectives: `objectives` (one module per model family, and the registry);
 - the loop: `config`, `train`, `checkpoints`, `sweep`, `loop`;
@@ -21,6 +22,8 @@ from icvae import vat
 from icvae import evaluation
 from icvae import settings
 from icvae import data
+from icvae import examples
+from icvae import tables
 from icvae import files
 from icvae import dsprites
 from icvae import models

@@ -599,6 +599,16 @@ def load_model(workdir):
                             'wait for the first --checkpoint_every epochs).')
   finally:
     checkpoint_manager.close()
+  return model_of_state(config, graphdef, state, epoch, workdir)
+
+
+def model_of_state(config, graphdef, state, epoch, workdir):
+  """The `LoadedModel` of a run's `state` at `epoch` (its checkpoint's, or the one
+  `train_and_evaluate` returns), with the standardisation and names its workdir saved.
+
+  Raises:
+    CheckpointError: a standardised run whose statistics file is missing.
+  """
   model = nnx.merge(graphdef, state.params, state.constants)
   statistics = read_statistics(workdir) if config.standardized else None
   if config.standardized and statistics is None:

@@ -13,6 +13,7 @@ the last finished epoch is saved, and `Stopped` is raised within about a second.
 """
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -259,7 +260,7 @@ def train_and_evaluate(config, dataset=None, devices=None):
   except ValueError as e:
     raise ExperimentError(f'the test set cannot be evaluated on these devices: {e}') from e
   objective = config.build_objective()
-  graphdef, state, optimizer = checkpoints.new_state(
+  graphdef, state, _ = checkpoints.new_state(
       config, len(dataset.train_images) // config.batch_size)
   with contextlib.ExitStack() as stack:
     abstract = checkpoints.abstract(state, train.replicated_sharding(mesh))
@@ -271,10 +272,12 @@ def train_and_evaluate(config, dataset=None, devices=None):
         objective.training_data(jnp.asarray(config.view(dataset.train_images))), mesh)
     test_images = train.replicate(
         jnp.asarray(data_lib.as_float(config.view(dataset.test_images))), mesh)
-    train_epoch = train.make_train_epoch(graphdef, optimizer, objective, config.batch_size,
-                                         mesh, donate=False,
-                                         stepwise=train.stepwise_epochs(config.network))
-    evaluate = train.make_evaluate(graphdef, objective, config.eval_batch_size, mesh)
+    train_epoch, evaluate = _programs(
+        graphdef, objective, config.learning_rate,
+        tuple(sorted(config.optimizer_options(len(dataset.train_images)
+                                              // config.batch_size).items())),
+        config.batch_size, config.eval_batch_size, mesh,
+        train.stepwise_epochs(config.network))
     train_key = train.replicate(run.train_key, mesh)
 
     def epoch_fn(state, epoch):
@@ -288,6 +291,21 @@ def train_and_evaluate(config, dataset=None, devices=None):
     num_clusters = train.cluster_count(graphdef, objective, state, test_images)
     return _train_epochs([run], state, epoch_fn, evaluate_fn, dataset, num_clusters,
                          stacked=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _programs(graphdef, objective, learning_rate, optimizer_options, batch_size,
+              eval_batch_size, mesh, stepwise):
+  """(train_epoch, evaluate) of a run, built once per process for the same model, settings
+  and devices: runs that differ only in their data, seed or workdir (a GridSearchCV's fits,
+  scikit-learn's estimator checks, a notebook's reruns) reuse the traced and compiled
+  programs instead of tracing them again. The optimiser is rebuilt from the same settings
+  (`train.make_optimizer` is a pure function of them), so it takes the steps the run's own
+  would."""
+  optimizer = train.make_optimizer(objective, learning_rate, **dict(optimizer_options))
+  train_epoch = train.make_train_epoch(graphdef, optimizer, objective, batch_size, mesh,
+                                       donate=False, stepwise=stepwise)
+  return train_epoch, train.make_evaluate(graphdef, objective, eval_batch_size, mesh)
 
 
 def train_sweep(configs, dataset=None, devices=None):

@@ -93,19 +93,20 @@ class _IcvaeClustering(ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transforme
                     input_name='X', estimator=self)
     if X.dtype.kind not in 'biuf':
       X = check_array(X, allow_nd=True, dtype=np.float32, input_name='X', estimator=self)
+    try:
+      checked = examples_lib.checked_examples(X, 'X')
+    except data_lib.DataError as e:
+      raise ValueError(str(e)) from None
     shape = X.shape[1:]
     if reset:
       self.example_shape_ = shape
       self.n_features_in_ = int(np.prod(shape))
-    elif shape != self.example_shape_:
+    elif shape != self.example_shape_ and checked.shape[1:] != tuple(self.model_.config.image_shape):
       count = int(np.prod(shape))
       raise ValueError(f'X has {count} features, but {type(self).__name__} is expecting '
                        f'{self.n_features_in_} features as input (examples of shape '
                        f'{self.example_shape_}, these {shape}).')
-    try:
-      return examples_lib.checked_examples(X, 'X')
-    except data_lib.DataError as e:
-      raise ValueError(str(e)) from None
+    return checked
 
   def _seed(self):
     if isinstance(self.random_state, numbers.Integral):
@@ -149,8 +150,11 @@ class _IcvaeClustering(ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transforme
                   eval_batch_size=min(1000, len(X)), network=self.network)
     try:
       config = config_lib.RunConfig(**values)
-      loop.train_and_evaluate(config, dataset, devices=jax.local_devices()[:1])
-      self.model_ = checkpoints.load_model(folder)
+      state = loop.train_and_evaluate(config, dataset, devices=jax.local_devices()[:1])
+      saved = checkpoints.read_config(folder)  # the run's config, as a workdir holds it
+      graphdef, _, _ = checkpoints.new_state(saved)
+      self.model_ = checkpoints.model_of_state(saved, graphdef, jax.device_get(state),
+                                               saved.num_epochs, folder)
     except (config_lib.SettingError, loop.ExperimentError, data_lib.DataError,
             checkpoints.CheckpointError) as e:
       raise ValueError(str(e)) from e

@@ -87,10 +87,13 @@ def read_table(path, label_column='', header='auto', labels_required=True):
   if not keep:
     raise DataError(f'{path}: no feature columns (only the label column {label_column!r}).')
   feature_names = tuple(names[i] for i in keep)
-  x = np.stack(read_columns(keep, float), axis=1)
+  x = read_columns(keep, float)
   if len(x) == 0:
     raise DataError(f'{path}: no rows of values.')
-  bad = ~np.isfinite(x) | (np.abs(np.where(np.isfinite(x), x, 0)) > examples_lib.FLOAT32_MAX)
+  # Boolean masks only (no float temporaries): a table of 1 M x 50 is 400 MB as float64.
+  bad = ~np.isfinite(x)
+  bad |= x > examples_lib.FLOAT32_MAX
+  bad |= x < -examples_lib.FLOAT32_MAX
   if bad.any():
     row, column = (int(i) for i in np.argwhere(bad)[0])
     raise DataError(f'{path}: {line_of(row)}, column {feature_names[column]!r}: '
@@ -202,10 +205,11 @@ def _csv(path, header):
   booleans = _boolean_columns(lines[skip:], delimiter, len(names))
 
   def read_columns(positions, kind):
+    """The columns `positions`: a list of str arrays, or one float64 array (N, len)."""
     if kind is str:
       return list(_loadtxt(path, delimiter, skip, positions, str, {}, names).T)
     converters = {p: _boolean for p in positions if p in booleans}
-    return list(_loadtxt(path, delimiter, skip, positions, np.float64, converters, names).T)
+    return _loadtxt(path, delimiter, skip, positions, np.float64, converters, names)
 
   return names, read_columns, line_of
 
@@ -274,7 +278,8 @@ def _first_bad_cell(path, delimiter, skip, positions, names, converters, error):
 
 
 def _parquet(path):
-  """(column names, read(positions, kind), line_of) of a Parquet file."""
+  """(column names, read(positions, kind), line_of) of a Parquet file; read gives a list of
+  str arrays, or one float64 array (N, len(positions))."""
   try:
     import pyarrow.parquet as parquet
   except ImportError:
@@ -308,7 +313,7 @@ def _parquet(path):
                         f'{first!r}); features must be numbers. If it holds the labels, pass '
                         f'--label_column={names[position]}.')
       columns.append(values.astype(np.float64))
-    return columns
+    return columns if kind is str else np.stack(columns, axis=1)
 
   return names, read_columns, lambda row: f'row {row + 1}'
 

@@ -309,3 +309,29 @@ def test_devices_dividing_takes_the_largest_count_that_divides_every_number():
   assert train.devices_dividing(7) == devices[:1]
   assert train.devices_dividing(8, 12) == devices
   assert train.devices_dividing(9, devices=devices[:3]) == devices[:3]
+
+
+def test_a_truncated_newest_checkpoint_is_set_aside_and_the_run_resumes_bit_identical(
+    tmp_path, caplog):
+  straight = loop.train_and_evaluate(fakes.tiny_config(tmp_path / 'straight', num_epochs=3),
+                                     fakes.tiny_dataset())
+  workdir = tmp_path / 'cut'
+  loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=2), fakes.tiny_dataset())
+  newest = workdir / 'checkpoints' / '2'
+  truncated = 0
+  for path in sorted(newest.rglob('*')):  # as a full disk or a killed copy leaves them
+    if path.is_file() and path.stat().st_size > 64:
+      path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+      truncated += 1
+  assert truncated
+  with caplog.at_level('WARNING', logger='icvae'):
+    resumed = loop.train_and_evaluate(fakes.tiny_config(workdir, num_epochs=3),
+                                      fakes.tiny_dataset())
+  assert 'the checkpoint of epoch 2 cannot be read' in caplog.text
+  aside = workdir / 'checkpoints-unreadable' / '2'
+  assert aside.is_dir() and f'Moved it to {aside}' in caplog.text  # kept, never deleted
+  for a, b in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  # load_model (what evaluate and encode read) takes the newest readable one the same way
+  import icvae  # pylint: disable=g-import-not-at-top
+  assert icvae.load_model(workdir).epoch == 3

@@ -3,6 +3,7 @@
 `np.savetxt`, ...) and checks what icvae reads against the values written, or that it is
 refused naming the file and column. Before issue 30, each of these read silently wrong."""
 
+import json
 import logging
 import pathlib
 
@@ -330,3 +331,89 @@ def test_cache_limit_and_clear(tmp_path, monkeypatch):
   assert files.clear_cache(cache) == (2, size)
   assert not (cache / 'user-data').exists()
   assert files.clear_cache(cache) == (0, 0)
+
+
+# --- 5, 6, 7 through a trained run: columns by name, unlabelled rows, the run's classes ----
+
+
+import subprocess  # pylint: disable=g-import-not-at-top,wrong-import-position
+import sys  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+import icvae  # pylint: disable=g-import-not-at-top,wrong-import-position
+from icvae import loop  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _encode(tmp_path, workdir, data, output):
+  env = {'ICVAE_CACHE_DIR': str(tmp_path / 'cache'), 'JAX_PLATFORMS': 'cpu',
+         'PATH': '/usr/bin:/bin'}
+  return subprocess.run([sys.executable, '-m', 'icvae', 'encode', f'--workdir={workdir}',
+                         f'--data={data}', f'--output={output}'], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def _table(path, columns, x, kinds=None):
+  header = ','.join(columns + (['kind'] if kinds is not None else []))
+  rows = [','.join(f'{v:.17g}' for v in row) + (f',{kinds[i]}' if kinds is not None else '')
+          for i, row in enumerate(x)]
+  return _write(path, header + '\n' + '\n'.join(rows) + '\n')
+
+
+def test_a_table_run_encodes_reordered_unlabelled_rows_by_column_name(tmp_path):
+  rng = np.random.default_rng(5)
+  x = rng.normal(size=(48, 3)) * [1.0, 10.0, 100.0]  # scales that differ: order matters
+  kinds = np.array(['low', 'high'])[np.arange(48) % 2]
+  path = _table(tmp_path / 'train.csv', ['a', 'b', 'c'], x, kinds)
+  workdir = tmp_path / 'run'
+  config = icvae.RunConfig(model='imae', data=str(path), label_column='kind', batch_size=16,
+                           num_epochs=1, hidden_features=16, workdir=str(workdir),
+                           progress=False)
+  loop.train_and_evaluate(config)
+  saved = json.loads((workdir / 'data.json').read_text())
+  assert saved == {'class_names': ['high', 'low'], 'feature_names': ['a', 'b', 'c']}
+  expected = icvae.load_model(workdir).codes(files.read_examples(path, label_column='kind').x)
+  # New rows: the columns in another order and no label column (case 5 and 6).
+  new = _table(tmp_path / 'new.csv', ['c', 'a', 'b'], x[:, [2, 0, 1]])
+  done = _encode(tmp_path, workdir, new, tmp_path / 'codes.npz')
+  assert done.returncode == 0, done.stderr[-2000:]
+  with np.load(tmp_path / 'codes.npz') as codes:
+    np.testing.assert_allclose(codes['z_mean'], expected['z_mean'], atol=1e-5)
+    assert 'label' not in codes.files
+  # Resuming on a reordered file matches its columns to the run's too (prepare_data).
+  shuffled = _table(tmp_path / 'shuffled.csv', ['b', 'c', 'a'], x[:, [1, 2, 0]], kinds)
+  _, original, _ = loop.prepare_data(config, workdir=workdir)
+  _, resumed, _ = loop.prepare_data(config.replace(data=str(shuffled)), workdir=workdir)
+  np.testing.assert_array_equal(resumed.train_images, original.train_images)
+  missing = _table(tmp_path / 'missing.csv', ['a', 'b'], x[:, :2])
+  done = _encode(tmp_path, workdir, missing, tmp_path / 'codes2.npz')
+  assert done.returncode == 1 and "missing 'c'" in done.stderr
+
+
+def test_encode_keeps_the_runs_class_indices_for_a_subset_of_the_classes(tmp_path):
+  rng = np.random.default_rng(6)
+  folder = tmp_path / 'train'
+  names = ('ant', 'bee', 'cat')
+  for i in range(36):
+    (folder / names[i % 3]).mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8)).save(
+        folder / names[i % 3] / f'{i}.png')
+  workdir = tmp_path / 'run'
+  loop.train_and_evaluate(icvae.RunConfig(model='imae', data=str(folder), batch_size=16,
+                                          num_epochs=1, hidden_features=16,
+                                          workdir=str(workdir), progress=False))
+  assert icvae.load_model(workdir).class_names == names
+  subset = tmp_path / 'new'
+  for name in ('bee', 'cat', 'dog'):  # no ant; a dog the run never saw
+    (subset / name).mkdir(parents=True)
+    Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8)).save(subset / name / '0.png')
+  for suffix in ('npz', 'csv'):
+    done = _encode(tmp_path, workdir, subset, tmp_path / f'codes.{suffix}')
+    assert done.returncode == 0, done.stderr[-2000:]
+  with np.load(tmp_path / 'codes.npz') as codes:
+    np.testing.assert_array_equal(codes['label'], [1, 2, -1])  # the run's bee and cat
+    np.testing.assert_array_equal(codes['label_name'], ['bee', 'cat', 'dog'])
+    np.testing.assert_array_equal(codes['class_names'], names)
+  lines = (tmp_path / 'codes.csv').read_text().splitlines()
+  assert lines[0].startswith('cluster,label,p_0')
+  assert [line.split(',')[1] for line in lines[1:]] == ['bee', 'cat', 'dog']
