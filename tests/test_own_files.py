@@ -417,3 +417,17 @@ def test_encode_keeps_the_runs_class_indices_for_a_subset_of_the_classes(tmp_pat
   lines = (tmp_path / 'codes.csv').read_text().splitlines()
   assert lines[0].startswith('cluster,label,p_0')
   assert [line.split(',')[1] for line in lines[1:]] == ['bee', 'cat', 'dog']
+
+
+def test_icvae_cache_shows_and_clears(tmp_path):
+  cache = tmp_path / 'cache'
+  np.save(tmp_path / 'x.npy', np.zeros((4, 3), np.float32))
+  files.read_examples(tmp_path / 'x.npy', cache_dir=cache)
+  env = {'ICVAE_CACHE_DIR': str(cache), 'JAX_PLATFORMS': 'cpu', 'PATH': '/usr/bin:/bin'}
+  shown = subprocess.run([sys.executable, '-m', 'icvae', 'cache'], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+  assert shown.returncode == 0 and f'{cache / "user-data"}: 1 entries' in shown.stdout
+  cleared = subprocess.run([sys.executable, '-m', 'icvae', 'cache', 'clear'], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)
+  assert cleared.returncode == 0 and 'removed 1 entries' in cleared.stdout
+  assert not (cache / 'user-data').exists()
