@@ -8,8 +8,9 @@ the raw label cells. What it does with a file, each a choice stated here and tes
   in that order of preference; quoted cells ("a","b", as R writes) are read.
 - **Header**: `header='auto'` takes the first row for column names unless every cell of it is
   a number; then the file has none (`np.savetxt` writes none), its first row is an example,
-  and the columns are named 0, 1, ... (logged). `'yes'` / `'no'` say it outright (a header
-  of numbers, e.g. wavelengths, needs 'yes').
+  and the columns are named 0, 1, ... (logged). A first row of exactly 0, 1, ..., F-1 is
+  the header pandas writes for a DataFrame of an array, and is read as names. `'yes'` /
+  `'no'` say it outright (a header of other numbers, e.g. wavelengths, needs 'yes').
 - **Columns without a name** are never the labels. The first column is dropped, with a
   logged line, when it has no name and holds a row index (0..N-1 or 1..N, as pandas'
   `to_csv` and R's `write.csv` write it) or row names (distinct strings); a column without
@@ -167,6 +168,12 @@ def _delimiter(lines):
   return best
 
 
+def _default_names(cells):
+  """Whether cells are 0, 1, ..., n-1: the column names pandas gives a DataFrame of an
+  array (`pd.DataFrame(x).to_csv(index=False)` writes them as the header)."""
+  return [cell.strip() for cell in cells] == [str(i) for i in range(len(cells))]
+
+
 def _is_number(text):
   try:
     float(text)
@@ -180,8 +187,8 @@ def _csv(path, header):
   lines = _sample(path)
   delimiter = _delimiter(lines)
   first = [cell.strip() for cell in next(_rows(lines[:1], delimiter))]
-  has_header = header == 'yes' or (header == 'auto' and not all(
-      cell and _is_number(cell) for cell in first))
+  has_header = header == 'yes' or (header == 'auto' and (
+      not all(cell and _is_number(cell) for cell in first) or _default_names(first)))
   width = len(next(_rows(lines[1:2] or lines[:1], delimiter)))
   if has_header:
     names = first

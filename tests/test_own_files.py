@@ -6,15 +6,21 @@ refused naming the file and column. Before issue 30, each of these read silently
 import json
 import logging
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import icvae
 from icvae import examples
 from icvae import files
+from icvae import loop
 from icvae import tables
 from icvae.settings import DataError
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -140,6 +146,19 @@ def test_np_savetxt_keeps_every_row(tmp_path, delimiter):
   np.savetxt(tmp_path / 'y.csv', labelled, delimiter=delimiter)
   read = files.read_examples(tmp_path / 'y.csv', label_column='2')
   assert read.class_names == ('0', '1') and len(read.labels) == 25
+
+
+def test_pandas_default_column_names_are_a_header(tmp_path):
+  x = _features(5)
+  # pd.DataFrame(x).to_csv(index=False): the header is the column names 0 and 1
+  path = _write(tmp_path / 'df.csv', '0,1\n' + ''.join(f'{u:.17g},{v:.17g}\n' for u, v in x))
+  read = files.read_examples(path)
+  assert read.x.shape == (5, 2) and read.feature_names == ('0', '1')
+  np.testing.assert_allclose(read.x, x.astype(np.float32))
+  # ... and with its index: ',0,1'
+  path = _write(tmp_path / 'dfi.csv', ',0,1\n' + ''.join(
+      f'{i},{u:.17g},{v:.17g}\n' for i, (u, v) in enumerate(x)))
+  assert files.read_examples(path).x.shape == (5, 2)
 
 
 def test_a_header_of_numbers_is_read_with_table_header_yes(tmp_path):
@@ -334,15 +353,6 @@ def test_cache_limit_and_clear(tmp_path, monkeypatch):
 
 
 # --- 5, 6, 7 through a trained run: columns by name, unlabelled rows, the run's classes ----
-
-
-import subprocess  # pylint: disable=g-import-not-at-top,wrong-import-position
-import sys  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-import icvae  # pylint: disable=g-import-not-at-top,wrong-import-position
-from icvae import loop  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _encode(tmp_path, workdir, data, output):
