@@ -3,7 +3,8 @@
 Layers, each importing only the ones above it in this list:
 - math and data: `likelihoods`, `priors`, `losses`, `information`, `disentanglement`, `vat`,
   `evaluation`, `metrics`, `settings` (pure); `data` (the registry of datasets and their
-  arrays), `dsprites` (draws dSprites), `examples` (the one rule for examples and labels), `tables`
+  arrays), `dsprites` (draws dSprites), `augment` (random transforms of image batches, in jit),
+  `examples` (the one rule for examples and labels), `tables`
   (CSV and Parquet), `files` (reads your own data);
 - networks: `models` (Flax NNX);
 - objectives: `objectives` (one module per model family, and the registry);
@@ -26,6 +27,7 @@ from icvae import examples
 from icvae import tables
 from icvae import files
 from icvae import dsprites
+from icvae import augment
 from icvae import models
 from icvae import objectives
 from icvae import config
