@@ -174,21 +174,23 @@ def restore_newest_readable(checkpoint_manager, abstract_state, config, where,
 
   Args:
     checkpoint_manager, abstract_state, config, where: as `restore_checked`.
-    set_aside: move unreadable checkpoints aside (False: raise, for readers that must not
-      change the folder, e.g. processes other than the first).
+    set_aside: move unreadable checkpoints aside (what training does, so that it can write
+      that epoch again); False: leave them where they are and take the one before, with a
+      warning (readers: `load_model`, evaluate, encode; processes other than the first).
 
   Raises:
     CheckpointError: a checkpoint that reads but does not fit `config`; with `set_aside`
       False, an unreadable one.
   """
-  while (epoch := checkpoint_manager.latest_step()) is not None:
+  for epoch in sorted(checkpoint_manager.all_steps(), reverse=True):
     try:
       state, meta = restore_checked(checkpoint_manager, epoch, abstract_state, config, where)
       return epoch, state, meta
     except UnreadableCheckpointError as e:
       if not set_aside:
-        raise CheckpointError(f'{e} Delete or move that checkpoint folder to use the one '
-                              'before it.') from e
+        log.warning('%s Taking the checkpoint before it (the unreadable one is left where it '
+                    'is: training will move it aside).', e)
+        continue
       folder = pathlib.Path(str(checkpoint_manager.directory)) / str(epoch)
       aside = folder.parent.parent / UNREADABLE_FOLDER / str(epoch)
       suffix = 1
@@ -579,7 +581,7 @@ def _codes(graphdef, objective, params, constants, x):
 
 def load_model(workdir):
   """The latest readable checkpoint of a training workdir as a `LoadedModel` (an unreadable
-  newer one is set aside, `restore_newest_readable`).
+  newer one is skipped with a warning and left in place, `restore_newest_readable`).
 
   Raises:
     CheckpointError: the folder is missing, is not a training workdir, has no checkpoint
@@ -593,7 +595,7 @@ def load_model(workdir):
   try:
     graphdef, state, _ = new_state(config)
     epoch, state, _ = restore_newest_readable(checkpoint_manager, abstract(state), config,
-                                              workdir)
+                                              workdir, set_aside=False)
     if not epoch:
       raise CheckpointError(f'--workdir={workdir}: no readable checkpoint yet; train first (or '
                             'wait for the first --checkpoint_every epochs).')

@@ -7,7 +7,8 @@ the same way, in training and in prediction:
 
 - Examples are (N, F) feature vectors, (N, H, W) grey images, (N, H, W, 1) grey or
   (N, H, W, 3) colour images. (N, 1 or 3, H, W) is refused as channels-first, with the
-  transpose that fixes it.
+  transpose that fixes it, and (N, H, W, 4) as RGBA. An in-memory object array of numbers
+  (what pandas gives for mixed column types) is read as numbers.
 - Integer images are intensities scaled by their type's range: uint8 by 255 (kept as bytes,
   converted batch by batch), uint16 by 65,535 (to float32). Another integer type (int64 from
   `np.array` of Python ints, say) is read as 8-bit when its values are in 0..255, and refused
@@ -36,6 +37,9 @@ from icvae.settings import DataError
 log = logging.getLogger('icvae')
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Cells that stand for a missing value (lower case; R writes NA): refused as features and
+# as labels, never taken for a class.
+MISSING = ('', 'na', 'nan', 'null', 'none', 'n/a', '?', '-', '#n/a')
 # The largest value of the integer image types with a fixed scale: 8 and 16 bits.
 INTEGER_IMAGE_RANGES = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 
@@ -58,9 +62,18 @@ def checked_examples(x, where):
     grey image's channel axis of 1 is dropped.
   """
   x = np.asarray(x)
-  if x.dtype == object or x.dtype.kind not in 'biuf':
+  if x.dtype == object:  # in memory only (files are never unpickled): numbers in objects
+    try:
+      x = x.astype(np.float64)
+    except (TypeError, ValueError):
+      raise DataError(f'{where}: values of type object that are not all numbers; expected '
+                      'numbers (floats, or uint8 / uint16 pixel intensities).') from None
+  if x.dtype.kind not in 'biuf':
     raise DataError(f'{where}: values of type {x.dtype}; expected numbers (floats, or uint8 / '
                     'uint16 pixel intensities).')
+  if x.ndim == 4 and x.shape[-1] == 4:
+    raise DataError(f'{where}: shape {x.shape}: 4 channels (RGBA?); icvae reads grey or RGB '
+                    'images: composite the alpha on a background (or drop it) first.')
   if is_channels_first(x.shape):
     raise DataError(f'{where}: shape {x.shape} looks channels-first (N, C, H, W); icvae reads '
                     f'images as (N, H, W, C): pass x.transpose(0, 2, 3, 1) (shape '
@@ -161,11 +174,7 @@ def label_classes(values, where):
   if values.dtype.kind == 'S':
     values = np.char.decode(values, 'utf-8')
   if values.dtype.kind == 'U':
-    values = np.char.strip(values)
-    empty = values == ''
-    if empty.any():
-      raise DataError(f'{where}: example {int(np.flatnonzero(empty)[0])} has no label (an '
-                      'empty cell); give every example one, or drop the example.')
+    values = _canonical_names(np.char.strip(values), where)
     numbers = _as_numbers(values)
     if numbers is None:
       names, indices = np.unique(values, return_inverse=True)
@@ -184,6 +193,33 @@ def label_classes(values, where):
                       'labels are classes: integers or names.')
   names, indices = np.unique(values, return_inverse=True)
   return indices.astype(np.int32).reshape(-1), tuple(str(int(n)) for n in names)
+
+
+def _canonical_names(strings, where):
+  """Label strings with one spelling per class: a missing value refused, integers written
+  as integers ('1.0' -> '1', so '1' and '1.0' are one class), true/false as 'True' / 'False'
+  when every label is one of them; a non-integer number refused."""
+  lower = np.char.lower(strings)
+  missing = np.isin(lower, MISSING)
+  if missing.any():
+    first = int(np.flatnonzero(missing)[0])
+    raise DataError(f'{where}: example {first} has no label ({str(strings[first])!r}, a missing '
+                    'value); give every example one, or drop the example.')
+  if np.all(np.isin(lower, ('true', 'false'))):
+    return np.where(lower == 'true', 'True', 'False')
+  distinct, inverse = np.unique(strings, return_inverse=True)
+  canonical = []
+  for name in distinct:
+    try:
+      number = float(name)
+    except ValueError:
+      canonical.append(str(name))
+      continue
+    if not np.isfinite(number) or number != round(number):
+      raise DataError(f'{where}: label {name!r} is not an integer; labels are classes: '
+                      'integers or names.')
+    canonical.append(str(int(number)))
+  return np.asarray(canonical, dtype=str)[inverse.reshape(-1)]
 
 
 def _as_numbers(strings):

@@ -19,9 +19,11 @@ same rules):
   ImageFolder) are read; others (Thumbs.db, README.md, a labels.csv) are skipped and counted
   in the log, hidden files and folders ignored, and class subfolders without images skipped.
   16-bit images (PNG mode I;16, TIFF) are scaled by 65,535 and float TIFFs (mode F) kept in
-  [0, 1], never clipped to 8 bits. Transparency (RGBA, LA, a palette's transparent colour) is
-  composited on a white background (as a page shows it), never dropped. Palette images are
-  read as colour unless their every pixel is grey. If any image has colour, grey ones are
+  [0, 1], never clipped to 8 bits; 32-bit integer TIFFs (mode I) follow the array rule
+  (0..255 read as 8-bit, otherwise refused). Transparency (RGBA, LA, a palette's or a grey
+  image's transparent colour, 16-bit included) is composited on a white background (as a
+  page shows it), never dropped. Palette images are read as colour unless their every pixel
+  is grey. If any image has colour, grey ones are
   repeated to three channels; every image the same size, or `image_size=(H, W)` resizes them
   all (bilinear).
 - Without a test split, a fixed fraction of the examples, drawn once with seed 0 (the same
@@ -140,15 +142,15 @@ def _arrays(path, image_size, label_column, table_header, labels_required, cache
     image_size = tuple(int(n) for n in image_size)
     if len(image_size) != 2 or min(image_size) < 1:
       raise DataError(f'--image_size={image_size}: expected H,W (two positive integers).')
-  kind = _kind(path)
-  if image_size is not None and kind != 'folder':
+  form = kind(path)
+  if image_size is not None and form != 'folder':
     raise DataError(f'--image_size: only a folder of images is resized; {path} is an '
                     f'{path.suffix} file: drop the flag (or resize the arrays yourself).')
-  if label_column and kind != 'table':
+  if label_column and form != 'table':
     raise DataError(f'--label_column={label_column}: only a CSV or Parquet table has columns; '
                     f'{path} is not one: drop the flag.')
-  files = _image_files(path) if kind == 'folder' else [path]
-  options = {'version': CACHE_VERSION, 'kind': kind, 'image_size': image_size,
+  files = _image_files(path) if form == 'folder' else [path]
+  options = {'version': CACHE_VERSION, 'form': form, 'image_size': image_size,
              'label_column': label_column, 'table_header': table_header,
              'labels_required': labels_required}
   cache_root = pathlib.Path(cache_dir or default_cache_dir()) / 'user-data'
@@ -157,9 +159,9 @@ def _arrays(path, image_size, label_column, table_header, labels_required, cache
   if arrays is not None:
     log.info('%s: read from the cache %s', path, cache)
     return arrays
-  if kind == 'folder':
+  if form == 'folder':
     arrays = _read_folder(path, files, image_size, progress)
-  elif kind == 'table':
+  elif form == 'table':
     x, feature_names, labels = tables.read_table(path, label_column, table_header,
                                                  labels_required)
     arrays = {'x_train': x, 'y_train': labels, 'feature_names': feature_names}
@@ -209,7 +211,13 @@ def _checked(arrays, path):
   return checked
 
 
-def _kind(path):
+def kind(path):
+  """'folder', 'table' or 'arrays': how `read` reads `path` (by its type and suffix).
+
+  Raises:
+    DataError: a file of an unknown kind.
+  """
+  path = pathlib.Path(path)
   if path.is_dir():
     return 'folder'
   suffix = path.suffix.lower()
@@ -386,42 +394,61 @@ def _pixels(image, image_size):
   docstring: transparency composited on white)."""
   from PIL import Image  # pillow is a dependency; imported only to read images
   mode = image.mode
+  deep = mode in _SIXTEEN_BIT_MODES or mode == 'I'
+  if deep:  # 16-bit grey (or 32-bit 'I'): composited at full depth, never through 8 bits
+    array = np.asarray(image)
+    if 'transparency' in image.info:
+      array = np.where(array == image.info['transparency'], 65535, array)
+    if mode == 'I' and image.format != 'PNG':
+      array = examples_lib.checked_examples(array[None], 'the image')[0]  # the array rule
+      array = data_lib.as_float(array) if array.dtype == np.uint8 else array
+    else:  # a PNG's 'I' is 16-bit grey, as 'I;16'
+      low, high = int(array.min()), int(array.max())
+      if low < 0 or high > 65535:
+        raise ValueError(f'integer pixels from {low} to {high}: icvae reads 8- and 16-bit '
+                         'intensities; save 16-bit images, or floats in [0, 1]')
+      array = (array.astype(np.float64) / 65535).astype(np.float32)
+    return _resized_floats(array, image_size)
   if mode in ('RGBA', 'LA', 'PA', 'La', 'RGBa') or 'transparency' in image.info:
-    grey = mode in ('LA', 'La', 'L', '1', 'I', 'I;16')
+    grey = mode in ('LA', 'La', 'L', '1')
     rgba = image.convert('RGBA')
     background = Image.new('RGBA', rgba.size, (_WHITE, _WHITE, _WHITE, 255))
     image = Image.alpha_composite(background, rgba).convert('L' if grey else 'RGB')
+    if mode in ('P', 'PA') and _all_grey(image):
+      image = image.convert('L')
   elif mode == 'P':
     image = image.convert('RGB')
-    array = np.asarray(image)
-    if np.all(array[..., :1] == array):
+    if _all_grey(image):
       image = image.convert('L')
   elif mode == '1':
     image = image.convert('L')
-  elif mode not in ('L', 'RGB', 'I', 'F') + _SIXTEEN_BIT_MODES:
+  elif mode not in ('L', 'RGB', 'F'):
     image = image.convert('RGB')  # CMYK, YCbCr, LAB, HSV
   if image.mode in ('L', 'RGB'):
     if image_size is not None and image.size != (image_size[1], image_size[0]):
       image = image.resize((image_size[1], image_size[0]), Image.Resampling.BILINEAR)
     return np.asarray(image, np.uint8)
-  if image.mode == 'F':
-    array = np.asarray(image, np.float32)
-  else:  # 16-bit grey ('I;16*'), or 'I' (32-bit integers) holding 16-bit intensities
-    array = np.asarray(image)
-    if array.dtype != np.uint16:
-      low, high = int(array.min()), int(array.max())
-      if low < 0 or high > 65535:
-        raise ValueError(f'32-bit integer pixels from {low} to {high}: icvae reads 8- and '
-                         '16-bit intensities; save 16-bit images, or floats in [0, 1]')
-    array = (array.astype(np.float64) / 65535).astype(np.float32)
+  array = np.asarray(image, np.float32)  # mode 'F': a float image, kept as it is
   if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
     raise ValueError(f'float pixels from {float(np.nanmin(array)):g} to '
                      f'{float(np.nanmax(array)):g}; float images must be in [0, 1]')
+  return _resized_floats(array, image_size)
+
+
+def _all_grey(image):
+  """Whether an RGB Pillow image has only grey pixels (its three channels equal)."""
+  array = np.asarray(image)
+  return bool(np.all(array[..., :1] == array))
+
+
+def _resized_floats(array, image_size):
+  """A float32 grey image in [0, 1], resized (bilinear, Pillow's mode F) if asked."""
+  from PIL import Image  # pillow is a dependency; imported only to read images
   if image_size is not None and array.shape != tuple(image_size):
-    resized = Image.fromarray(array, 'F').resize((image_size[1], image_size[0]),
-                                                 Image.Resampling.BILINEAR)
+    resized = Image.fromarray(array.astype(np.float32), 'F').resize(
+        (image_size[1], image_size[0]), Image.Resampling.BILINEAR)
     array = np.clip(np.asarray(resized, np.float32), 0, 1)
-  return array
+  return array.astype(np.float32)
 
 
 def _read_folder(folder, files, image_size, progress):
@@ -440,7 +467,7 @@ def _read_folder(folder, files, image_size, progress):
       with Image.open(file) as image:
         image.load()
         array = _pixels(image, image_size)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, DataError, Image.DecompressionBombError) as e:
       raise DataError(f'{file}: not a readable image ({e}); remove it from {folder}.') from None
     if first is None:
       first = (file, array.shape[:2])

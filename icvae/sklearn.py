@@ -113,9 +113,13 @@ class _IcvaeClustering(ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transforme
       return int(self.random_state)
     return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
+  # What an icvae run writes in its workdir: `fit` replaces a folder holding only these.
+  _RUN_FILES = ('config.json', 'data.json', 'standardization.json', 'metrics.jsonl', '.lock',
+                'checkpoints', 'checkpoints-unreadable', 'tensorboard', 'eval')
+
   def _run_folder(self):
-    """(folder, owned): the workdir, emptied of a previous run unless warm_start, or a new
-    temporary folder (owned: deleted once the model is read)."""
+    """(folder, owned): the workdir (a previous run there is removed unless warm_start), or
+    a new temporary folder (owned: deleted once the model is read)."""
     if not self.workdir:
       if self.warm_start:
         raise ValueError('warm_start=True resumes the run in workdir: pass workdir=FOLDER '
@@ -123,10 +127,12 @@ class _IcvaeClustering(ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transforme
       return tempfile.mkdtemp(prefix='icvae-sklearn-'), True
     folder = pathlib.Path(self.workdir)
     if folder.exists() and any(folder.iterdir()) and not self.warm_start:
-      if not (folder / 'config.json').exists():
-        raise ValueError(f'workdir={folder}: holds files but no icvae run; fit writes a new '
-                         'run there and will not empty a folder of other files: pass an empty '
-                         'or new folder.')
+      others = sorted(p.name for p in folder.iterdir() if p.name not in self._RUN_FILES)
+      if others or not (folder / 'config.json').is_file():
+        raise ValueError(f'workdir={folder}: holds files that are not an icvae run '
+                         f'({", ".join(others[:3]) or "no config.json"}); fit writes a new run '
+                         'there and will not delete them: pass an empty or new folder.')
+      checkpoints.read_config(folder)  # an icvae run's config.json, else CheckpointError
       shutil.rmtree(folder)  # fit trains afresh (warm_start=True resumes instead)
     return str(folder), False
 
@@ -139,17 +145,21 @@ class _IcvaeClustering(ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transforme
     """
     del y
     X = self._examples(X, reset=True)
-    folder, owned = self._run_folder()
     dataset = data_lib.Dataset(X, None, X, None)
     values = dict(self._settings(), **(self.settings or {}))
     values.update(model=self._model, dataset='custom',
                   data_shape=data_lib.shape_text(X.shape[1:]), num_epochs=self.max_epochs,
                   batch_size=min(self.batch_size, len(X)), learning_rate=self.learning_rate,
-                  seed=self._seed(), workdir=folder, progress=False,
+                  seed=self._seed(), progress=False,
                   checkpoint_every=self.max_epochs, eval_every=self.max_epochs,
                   eval_batch_size=min(1000, len(X)), network=self.network)
+    try:  # the settings are checked before a previous run in workdir is replaced
+      config_lib.RunConfig(**values, workdir='')
+      folder, owned = self._run_folder()
+    except (config_lib.SettingError, checkpoints.CheckpointError) as e:
+      raise ValueError(str(e)) from e
     try:
-      config = config_lib.RunConfig(**values)
+      config = config_lib.RunConfig(**values, workdir=folder)
       state = loop.train_and_evaluate(config, dataset, devices=jax.local_devices()[:1])
       saved = checkpoints.read_config(folder)  # the run's config, as a workdir holds it
       graphdef, _, _ = checkpoints.new_state(saved)

@@ -3,17 +3,21 @@
 `read_table(path, label_column, header)` gives the numeric features, their column names and
 the raw label cells. What it does with a file, each a choice stated here and tested:
 
-- **Delimiter**: comma, semicolon, tab, '|' or spaces (`np.savetxt`'s default; any run of
-  them), whichever splits the first lines into the same number (more than one) of fields,
-  in that order of preference; quoted cells ("a","b", as R writes) are read.
+- **Delimiter**: comma, semicolon, tab or '|', whichever splits the first lines into the
+  same number (more than one) of fields, in that order of preference; else runs of spaces
+  (`np.savetxt`'s default); quoted cells ("a","b", as R writes) are read. Every row must
+  have one value per column (a longer row, the mark of an unquoted delimiter in a cell, is
+  refused with its line: numpy's reader would drop its extra values).
 - **Header**: `header='auto'` takes the first row for column names unless every cell of it is
-  a number; then the file has none (`np.savetxt` writes none), its first row is an example,
+  a number (a row mixing numbers and text is refused, asking for 'yes' or 'no'); then the
+  file has none (`np.savetxt` writes none), its first row is an example,
   and the columns are named 0, 1, ... (logged). A first row of exactly 0, 1, ..., F-1 is
   the header pandas writes for a DataFrame of an array, and is read as names. `'yes'` /
   `'no'` say it outright (a header of other numbers, e.g. wavelengths, needs 'yes').
 - **Columns without a name** are never the labels. The first column is dropped, with a
-  logged line, when it has no name and holds a row index (0..N-1 or 1..N, as pandas'
-  `to_csv` and R's `write.csv` write it) or row names (distinct strings); a column without
+  logged line, when it has no name and holds a row index (distinct non-negative integers:
+  0..N-1, 1..N, or a split or shuffled index, as pandas' `to_csv` and R's `write.csv` write
+  it) or row names (distinct strings); a column without
   a name and without values (a trailing comma) is dropped too. Any other unnamed column is
   refused, naming its position.
 - **Duplicate column names** are refused, naming them (which one would new data match?).
@@ -110,7 +114,7 @@ def _named_columns(path, names, read_columns):
     if name:
       keep.append(position)
       continue
-    values = read_columns([position], str)[0]
+    values = np.asarray(read_columns([position], str)[0]).astype(str)
     if not np.any(np.char.strip(values) != ''):
       log.info('%s: column %d has no name and no values (a trailing delimiter): ignored',
                path, position + 1)
@@ -124,24 +128,27 @@ def _named_columns(path, names, read_columns):
 
 
 def _is_row_index(values):
-  """Whether cells are 0..N-1, 1..N, or distinct non-numeric names."""
+  """Whether cells are distinct non-negative integers (0..N-1 or 1..N, or a subset after a
+  split or a shuffle, as pandas writes an index) or distinct non-numeric names."""
   values = np.char.strip(values)
   try:
     numbers = values.astype(np.float64)
   except ValueError:
     return len(np.unique(values)) == len(values)
-  count = len(numbers)
-  return bool(np.array_equal(numbers, np.arange(count))
-              or np.array_equal(numbers, np.arange(1, count + 1)))
+  return bool(np.all(numbers >= 0) and np.all(numbers == np.round(numbers))
+              and len(np.unique(numbers)) == len(numbers))
 
 
 def _sample(path):
+  """[(line number, text)] of the first non-blank lines (up to `_SAMPLE_LINES` lines read)."""
   try:
     with open(path, newline='', encoding='utf-8-sig') as f:
-      lines = [line for _, line in zip(range(_SAMPLE_LINES), f)]
-  except (OSError, UnicodeDecodeError) as e:
+      lines = [(number, line) for number, line in zip(range(1, _SAMPLE_LINES + 1), f)]
+  except UnicodeDecodeError as e:
+    raise DataError(f'{path}: not UTF-8 text ({e}); save the table as UTF-8.') from None
+  except OSError as e:
     raise DataError(f'{path}: not a readable CSV file ({e}).') from None
-  lines = [line for line in lines if line.strip()]
+  lines = [(number, line) for number, line in lines if line.strip()]
   if not lines:
     raise DataError(f'{path}: empty file; expected one row per example (after a header row '
                     'of column names).')
@@ -157,10 +164,12 @@ def _rows(lines, delimiter):
 
 def _delimiter(lines):
   """The delimiter that splits the sample lines into a constant number (> 1) of fields
-  (the most fields wins, the earlier of `DELIMITERS` on a tie); ',' for a one-column
-  file."""
+  (the most fields wins, the earlier of `DELIMITERS` on a tie); whitespace only when no
+  other delimiter splits them (a cell may hold spaces); ',' for a one-column file."""
   best, best_fields = ',', 1
   for delimiter in DELIMITERS:
+    if delimiter == ' ' and best_fields > 1:
+      break
     counts = {len(row) for row in _rows(lines[1:] or lines, delimiter)}
     fields = counts.pop() if len(counts) == 1 else 0
     if fields > best_fields:
@@ -182,34 +191,52 @@ def _is_number(text):
   return True
 
 
+def _first_row_is_header(path, first):
+  """`header='auto'`'s reading of the first row (module docstring): names unless every
+  cell is a number; numbers are names too when they are pandas' default names (0..F-1,
+  after an empty index name or not); a row mixing numbers and text is refused."""
+  filled = [cell for cell in first if cell]
+  numbers = [cell for cell in filled if _is_number(cell)]
+  if not numbers:
+    return True
+  if len(numbers) == len(filled):
+    return _default_names(filled) or (len(filled) < len(first) and not first[0])
+  text = next(cell for cell in filled if not _is_number(cell))
+  raise DataError(f'{path}: the first row mixes numbers ({numbers[0]!r}) and text ({text!r}), '
+                  'so it could be column names or an example: pass --table_header=yes if it '
+                  'names the columns, --table_header=no if it is an example.')
+
+
 def _csv(path, header):
   """(column names, read(positions, kind) -> arrays, line_of(row) -> file line) of a CSV."""
   lines = _sample(path)
-  delimiter = _delimiter(lines)
-  first = [cell.strip() for cell in next(_rows(lines[:1], delimiter))]
-  has_header = header == 'yes' or (header == 'auto' and (
-      not all(cell and _is_number(cell) for cell in first) or _default_names(first)))
-  width = len(next(_rows(lines[1:2] or lines[:1], delimiter)))
+  delimiter = _delimiter([line for _, line in lines])
+  header_line, first_text = lines[0]
+  first = [cell.strip() for cell in next(_rows([first_text], delimiter))]
+  has_header = header == 'yes' or (header == 'auto' and _first_row_is_header(path, first))
+  data_lines = lines[1:] if has_header else lines
+  width = len(next(_rows([data_lines[0][1]], delimiter))) if data_lines else len(first)
   if has_header:
     names = first
     if len(names) == width + 1 and not names[-1]:
       names = names[:-1]  # a trailing delimiter on the header line only
     if len(names) != width:
-      raise DataError(f'{path}: the header has {len(names)} columns, line 2 has {width} values; '
-                      'every row must have one value per column.')
+      raise DataError(f'{path}: the header has {len(names)} columns, line '
+                      f'{data_lines[0][0]} has {width} values; every row must have one value '
+                      'per column.')
   else:
     names = [str(i) for i in range(len(first))]
     if header == 'auto':
       log.info('%s: the first row is numbers, so the file has no header row: it is read as an '
                'example, and the columns are named 0..%d (--table_header=yes if those numbers '
                'are column names)', path, len(first) - 1)
-  skip = 1 if has_header else 0
+  skip = header_line if has_header else header_line - 1  # raw lines before the data
+  blank = _check_widths(path, delimiter, skip, len(names))
   # The line in the file of data row r: blank lines are skipped by the reader, so a message
   # names the line only where there are none (the usual case) and the row otherwise.
-  blank = _has_blank_lines(path)
   line_of = (lambda row: f'line {row + skip + 1}') if not blank else (
       lambda row: f'data row {row + 1}')
-  booleans = _boolean_columns(lines[skip:], delimiter, len(names))
+  booleans = _boolean_columns([line for _, line in data_lines], delimiter, len(names))
 
   def read_columns(positions, kind):
     """The columns `positions`: a list of str arrays, or one float64 array (N, len)."""
@@ -221,14 +248,86 @@ def _csv(path, header):
   return names, read_columns, line_of
 
 
-def _has_blank_lines(path):
+def _check_widths(path, delimiter, skip, width):
+  """Whether the data lines (after `skip` raw lines) hold blank lines; every other data line
+  must have `width` fields (numpy's reader would drop the extra ones of a longer row, the
+  mark of an unquoted delimiter in a cell).
+
+  Raises:
+    DataError: naming the first line of another width.
+  """
+  blank, bad = _widths_of_bytes(path, delimiter, skip, width)
+  if bad is None and blank is None:  # quotes, or whitespace: the csv module's reading
+    blank, bad = _widths_of_text(path, delimiter, skip, width)
+  if bad is not None:
+    line, fields = bad
+    raise DataError(f'{path}: line {line} has {fields} values, the header {width}; every row '
+                    'must have one value per column (a delimiter inside a cell must be '
+                    'quoted: "Smith, J").')
+  return blank
+
+
+def _widths_of_bytes(path, delimiter, skip, width, block_size=1 << 26):
+  """(blank lines?, first (line, fields) of another width or None) counted on the bytes in
+  numpy, block by block; (None, None) when the file has quotes or the delimiter is
+  whitespace (then `_widths_of_text` reads it)."""
+  if delimiter == ' ':
+    return None, None
+  separator, newline, carriage = ord(delimiter), ord('\n'), ord('\r')
+  blank, first_line, carry = False, 1, b''
   with open(path, 'rb') as f:
-    previous = b'\n'
-    for block in iter(lambda: f.read(1 << 20), b''):
-      if b'\n\n' in previous[-1:] + block or b'\n\r\n' in previous[-2:] + block:
-        return True
-      previous = block
-  return False
+    while True:
+      block = f.read(block_size)
+      data = carry + block
+      cut = len(data) if not block else data.rfind(b'\n') + 1
+      if not block and not data:
+        break
+      if cut == 0:
+        carry = data
+        continue
+      part = np.frombuffer(data[:cut], np.uint8)
+      carry = data[cut:]
+      if np.any(part == ord('"')):
+        return None, None
+      ends = np.flatnonzero(part == newline)
+      if not len(ends) or ends[-1] != len(part) - 1:
+        ends = np.append(ends, len(part))  # the last line of the file, without a newline
+      starts = np.concatenate([[0], ends[:-1] + 1])
+      fields = np.diff(np.concatenate([[0], np.searchsorted(
+          np.flatnonzero(part == separator), ends)])) + 1
+      lengths = ends - starts
+      empty = (lengths == 0) | ((lengths == 1) & (part[np.minimum(starts, len(part) - 1)]
+                                                  == carriage))
+      numbers = first_line + np.arange(len(ends))
+      data_lines = numbers > skip
+      blank |= bool(np.any(empty & data_lines))
+      wrong = np.flatnonzero(data_lines & ~empty & (fields != width))
+      if len(wrong):
+        return blank, (int(numbers[wrong[0]]), int(fields[wrong[0]]))
+      first_line += len(ends)
+      if not block:
+        break
+  return blank, None
+
+
+def _widths_of_text(path, delimiter, skip, width):
+  """`_widths_of_bytes`' answer read line by line with the csv module (quoted cells, runs of
+  whitespace)."""
+  blank = False
+  try:
+    with open(path, newline='', encoding='utf-8-sig') as f:
+      for number, line in enumerate(f, start=1):
+        if number <= skip:
+          continue
+        if not line.strip():
+          blank = True
+          continue
+        fields = len(next(_rows([line], delimiter)))
+        if fields != width:
+          return blank, (number, fields)
+  except UnicodeDecodeError as e:
+    raise DataError(f'{path}: not UTF-8 text ({e}); save the table as UTF-8.') from None
+  return blank, None
 
 
 def _boolean_columns(lines, delimiter, width):
@@ -255,20 +354,32 @@ def _loadtxt(path, delimiter, skip, positions, dtype, converters, names):
                       skiprows=skip, usecols=positions,
                       dtype=dtype, converters=converters or None, quotechar='"',
                       comments=None, ndmin=2, encoding='utf-8-sig')
+  except UnicodeDecodeError:
+    raise DataError(f'{path}: not UTF-8 text (line {_first_non_utf8_line(path)}); save the '
+                    'table as UTF-8.') from None
   except (ValueError, TypeError) as e:
+    if dtype is str:
+      raise DataError(f'{path}: not a readable CSV table ({e}).') from None
     raise _first_bad_cell(path, delimiter, skip, positions, names, converters, e) from None
 
 
+def _first_non_utf8_line(path):
+  with open(path, 'rb') as f:
+    for number, line in enumerate(f, start=1):
+      try:
+        line.decode('utf-8')
+      except UnicodeDecodeError:
+        return number
+  return '?'
+
+
 def _first_bad_cell(path, delimiter, skip, positions, names, converters, error):
-  """A DataError naming the first row or cell numpy could not read (a pass in Python, only
-  after numpy failed)."""
+  """A DataError naming the first cell numpy could not read as a number (a pass in Python,
+  only after numpy failed)."""
   with open(path, newline='', encoding='utf-8-sig') as f:
     for line, row in enumerate(_rows(f, delimiter), start=1):
       if line <= skip or not row:
         continue
-      if len(row) != len(names):
-        return DataError(f'{path}: line {line} has {len(row)} values, the header '
-                         f'{len(names)}; every row must have one value per column.')
       for position in positions:
         cell = row[position].strip()
         convert = converters.get(position, float)
@@ -276,8 +387,7 @@ def _first_bad_cell(path, delimiter, skip, positions, names, converters, error):
           convert(cell)
         except ValueError:
           what = ('is empty' if not cell else f'is {cell!r}, not a number'
-                  + (' (a missing value)' if cell.lower() in ('na', 'nan', 'null', 'none',
-                                                              'n/a', '?', '-') else ''))
+                  + (' (a missing value)' if cell.lower() in examples_lib.MISSING else ''))
           return DataError(f'{path}: line {line}, column {names[position]!r} {what}; features '
                            'must be numbers: remove or impute it. If the column holds the '
                            f'labels, pass --label_column={names[position]}.')

@@ -441,3 +441,107 @@ def test_icvae_cache_shows_and_clears(tmp_path):
                            capture_output=True, text=True, timeout=120)
   assert cleared.returncode == 0 and 'removed 1 entries' in cleared.stdout
   assert not (cache / 'user-data').exists()
+
+
+# --- what a review of the first version found (each read silently wrong or crashed) ------
+
+
+def test_a_row_longer_than_the_header_is_refused_not_cut(tmp_path):
+  with pytest.raises(DataError, match='line 3 has 4 values, the header 3.*quoted'):
+    files.read(_write(tmp_path / 'a.csv', 'a,b,c\n1,2,3\n4,5,6,7\n'))
+  with pytest.raises(DataError, match='line 3 has 4 values'):
+    files.read(_write(tmp_path / 'b.csv', 'a,b,label\n1,2,x\n3,4,Smith, J\n'),
+               label_column='label')
+  quoted = files.read_examples(_write(tmp_path / 'q.csv',
+                                      'a,b,label\n1,2,x\n3,4,"Smith, J"\n'), label_column='label')
+  assert quoted.class_names == ('Smith, J', 'x')
+
+
+def test_a_blank_first_line_and_crlf_line_ends(tmp_path):
+  read = files.read_examples(_write(tmp_path / 'a.csv', '\na,b\n1,2\n3,4\n'))
+  np.testing.assert_array_equal(read.x, [[1, 2], [3, 4]])
+  (tmp_path / 'w.csv').write_bytes(b'a,b\r\n1,2\r\n3,4\r\n')
+  np.testing.assert_array_equal(files.read_examples(tmp_path / 'w.csv').x, [[1, 2], [3, 4]])
+
+
+def test_a_first_row_mixing_numbers_and_text_asks_which_it_is(tmp_path):
+  path = _write(tmp_path / 'h.csv', '1.5,2.5,cat\n3.5,4.5,dog\n5.5,6.5,cat\n')
+  with pytest.raises(DataError, match='mixes numbers .* --table_header=yes .* --table_header=no'):
+    files.read(path, label_column='2')
+  read = files.read_examples(path, label_column='2', table_header='no')
+  assert len(read.labels) == 3 and read.class_names == ('cat', 'dog')
+
+
+def test_tab_separated_cells_with_spaces(tmp_path):
+  path = _write(tmp_path / 'iris.tsv.csv', 'sepal_length\tsepal_width\tspecies\n'
+                '5.1\t3.5\tIris setosa\n7.0\t3.2\tIris versicolor\n')
+  read = files.read_examples(path, label_column='species')
+  assert read.class_names == ('Iris setosa', 'Iris versicolor')
+  one_column = _write(tmp_path / 'c.csv', 'a,label\n1,very big cat\n2,a small dog\n')
+  assert files.read_examples(one_column, label_column='label').x.shape == (2, 1)
+
+
+def test_missing_and_differently_spelt_labels(tmp_path):
+  with pytest.raises(DataError, match="example 1 has no label \\('NA', a missing value\\)"):
+    files.read(_write(tmp_path / 'na.csv', 'a,label\n1,1\n2,NA\n3,2\n'), label_column='label')
+  mixed = files.read_examples(_write(tmp_path / 'm.csv', 'a,label\n1,1\n2,1.0\n3,cat\n'),
+                              label_column='label')
+  assert mixed.class_names == ('1', 'cat') and list(mixed.labels) == [0, 0, 1]
+  flags = files.read_examples(_write(tmp_path / 'b.csv', 'a,label\n1,True\n2,TRUE\n3,false\n'),
+                              label_column='label')
+  assert flags.class_names == ('False', 'True') and list(flags.labels) == [1, 1, 0]
+
+
+def test_a_table_that_is_not_utf8_is_named(tmp_path):
+  (tmp_path / 'latin.csv').write_bytes(b'a,label\n' + b'1,x\n' * 5000 + b'5,caf\xe9\n')
+  with pytest.raises(DataError, match='not UTF-8 text .*line 5002'):
+    files.read(tmp_path / 'latin.csv', label_column='label')
+
+
+def test_a_shuffled_pandas_index_is_an_index(tmp_path):
+  path = _write(tmp_path / 's.csv', ',a\n3,0.5\n0,1.5\n10,2.5\n')
+  read = files.read_examples(path)
+  assert read.feature_names == ('a',) and read.x.shape == (3, 1)
+
+
+def test_16_bit_grey_with_a_transparent_value_is_composited_at_16_bits(tmp_path):
+  folder = tmp_path / 'g'
+  folder.mkdir()
+  values = np.array([[30000, 0], [65535, 1000]], np.uint16)
+  Image.fromarray(values).save(folder / 'a.png', transparency=0)
+  x = files.read_examples(folder).x[0]
+  np.testing.assert_allclose(x, [[30000 / 65535, 1.0], [1.0, 1000 / 65535]], rtol=1e-6)
+
+
+def test_a_grey_palette_image_with_transparency_stays_grey(tmp_path):
+  folder = tmp_path / 'p'
+  folder.mkdir()
+  palette = Image.fromarray(np.array([[0, 1], [1, 0]], np.uint8), 'P')
+  palette.putpalette([0, 0, 0, 128, 128, 128] + [0] * 762)
+  palette.save(folder / 'a.png', transparency=0)
+  Image.fromarray(np.full((2, 2), 7, np.uint8)).save(folder / 'b.png')
+  x = files.read_examples(folder).x
+  assert x.shape == (2, 2, 2)  # grey: one channel, not three
+  np.testing.assert_array_equal(x[0], [[255, 128], [128, 255]])  # transparent black -> white
+
+
+def test_parquet_unnamed_numeric_column_and_object_arrays_in_memory(tmp_path):
+  pyarrow = pytest.importorskip('pyarrow')
+  parquet = pytest.importorskip('pyarrow.parquet')
+  parquet.write_table(pyarrow.table({'': [0.5, 0.7], 'a': [1.0, 2.0]}), tmp_path / 'e.parquet')
+  with pytest.raises(DataError, match='column 1 has no name'):  # numbers, not an index
+    files.read(tmp_path / 'e.parquet')
+  parquet.write_table(pyarrow.table({'': [1, 0], 'a': [1.0, 2.0]}), tmp_path / 'i.parquet')
+  assert files.read_examples(tmp_path / 'i.parquet').feature_names == ('a',)
+  mixed = np.array([[1.0, True], [2.5, False]], dtype=object)  # pandas' .values of mixed types
+  np.testing.assert_array_equal(examples.checked_examples(mixed, 'x'), [[1, 1], [2.5, 0]])
+  with pytest.raises(DataError, match='4 channels \\(RGBA\\?\\)'):
+    examples.checked_examples(np.zeros((2, 3, 3, 4)), 'x')
+
+
+def test_encode_reads_an_npz_under_a_table_run_without_its_label_column(tmp_path):
+  from icvae.cli import encode  # pylint: disable=g-import-not-at-top
+  np.savez(tmp_path / 'new.npz', x_train=np.zeros((3, 2), np.float32))
+  config = icvae.RunConfig(model='imae', data=str(tmp_path / 't.csv'), label_column='kind',
+                           workdir=str(tmp_path / 'w'))
+  assert encode.read_examples(tmp_path / 'new.npz', config).x.shape == (3, 2)

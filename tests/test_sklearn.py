@@ -140,9 +140,20 @@ def test_fit_with_a_workdir_trains_afresh_and_warm_start_resumes(tmp_path):
   mine = tmp_path / 'mine'
   mine.mkdir()
   (mine / 'notes.txt').write_text('not an icvae run')
-  with pytest.raises(ValueError, match='holds files but no icvae run'):
+  with pytest.raises(ValueError, match=r'holds files that are not an icvae run \(notes.txt\)'):
     IMAEClustering(workdir=str(mine), **params).fit(X)
   assert (mine / 'notes.txt').exists()
+  # a config.json beside other files is not enough: nothing is deleted
+  (mine / 'config.json').write_text('{}')
+  (mine / 'src').mkdir()
+  (mine / 'src' / 'thesis.tex').write_text('important')
+  with pytest.raises(ValueError, match='not an icvae run'):
+    IMAEClustering(workdir=str(mine), **params).fit(X)
+  assert (mine / 'src' / 'thesis.tex').exists()
+  # a refused setting leaves the previous run in place
+  with pytest.raises(ValueError, match='--num_categories=1'):
+    IMAEClustering(workdir=str(folder), **dict(params, n_clusters=1)).fit(X)
+  assert (folder / 'checkpoints').is_dir()
   with pytest.raises(ValueError, match='warm_start=True resumes the run in workdir'):
     IMAEClustering(warm_start=True, **params).fit(X)
 
