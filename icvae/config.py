@@ -144,8 +144,9 @@ GENERAL_SETTINGS = (
     Setting('train_examples', 0, 'Train on this many training examples, a fixed random '
             'subset (the same for every run and seed); 0: all of them. For dSprites at the '
             'size a CPU allows.', check=settings_lib.at_least(0)),
-    Setting('eval_every', 1, 'Evaluate on the test set every this many epochs.',
-            check=settings_lib.at_least(1), resumable=True),
+    Setting('eval_every', 1, 'Evaluate on the test set every this many epochs, and after '
+            'the last; 0: never while training (the scikit-learn estimators, whose test set '
+            'is the training set).', check=settings_lib.at_least(0), resumable=True),
     Setting('eval_batch_size', 1000, 'Batch size of the evaluation.',
             check=settings_lib.at_least(1), resumable=True),
     Setting('checkpoint_every', 10, 'Save a checkpoint every this many epochs.',

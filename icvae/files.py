@@ -115,14 +115,23 @@ def read(path, *, image_size=None, label_column='', test_fraction=0.1, table_hea
 
 
 def read_examples(path, *, image_size=None, label_column='', table_header='auto',
-                  cache_dir=None, progress=None):
+                  cache_dir=None, progress=None, only_applicable=False):
   """`Examples` of every example at `path` in the files' order (an .npz's x_train then
   x_test), with no split: what `icvae encode` encodes. A table without `label_column` is
   read unlabelled (new data need no labels).
 
+  Args:
+    only_applicable: ignore the options that do not apply to this kind of file (a run's
+      --label_column for an .npz, its --image_size for a table: `icvae encode` reads any
+      kind under any run) instead of refusing them.
+
   Raises:
     DataError: as `read`.
   """
+  if only_applicable:
+    form = kind(path) if pathlib.Path(path).exists() else None
+    image_size = image_size if form == 'folder' else None
+    label_column = label_column if form == 'table' else ''
   arrays = _arrays(path, image_size, label_column, table_header, False, cache_dir, progress)
   x, y = arrays['x_train'], arrays['y_train']
   if arrays['x_test'] is not None:

@@ -288,7 +288,8 @@ def train_and_evaluate(config, dataset=None, devices=None):
       key = train.replicate(jax.random.fold_in(run.eval_key, epoch), mesh)
       return [evaluate(state, test_images, key)]
 
-    num_clusters = train.cluster_count(graphdef, objective, state, test_images)
+    num_clusters = (train.cluster_count(graphdef, objective, state, test_images)
+                    if config.eval_every else None)
     return _train_epochs([run], state, epoch_fn, evaluate_fn, dataset, num_clusters,
                          stacked=False)
 
@@ -664,7 +665,8 @@ def _train_epochs(runs, state, epoch_fn, evaluate_fn, dataset, num_clusters, sta
         _check_finite(runs, [take(epoch_metrics, i) for i in range(len(runs))], epoch)
         state = next_state
         active = [(i, run) for i, run in enumerate(runs) if run.failure is None]
-        evaluating = epoch % config.eval_every == 0 or epoch == config.num_epochs
+        evaluating = bool(config.eval_every) and (epoch % config.eval_every == 0
+                                                  or epoch == config.num_epochs)
         tests = evaluate_fn(state, epoch) if evaluating else None
         lines = []
         for i, run in active:

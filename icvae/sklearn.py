@@ -151,7 +151,7 @@ class _IcvaeClustering(ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transforme
                   data_shape=data_lib.shape_text(X.shape[1:]), num_epochs=self.max_epochs,
                   batch_size=min(self.batch_size, len(X)), learning_rate=self.learning_rate,
                   seed=self._seed(), progress=False,
-                  checkpoint_every=self.max_epochs, eval_every=self.max_epochs,
+                  checkpoint_every=self.max_epochs, eval_every=0,
                   eval_batch_size=min(1000, len(X)), network=self.network)
     try:  # the settings are checked before a previous run in workdir is replaced
       config_lib.RunConfig(**values, workdir='')

@@ -539,9 +539,12 @@ def test_parquet_unnamed_numeric_column_and_object_arrays_in_memory(tmp_path):
     examples.checked_examples(np.zeros((2, 3, 3, 4)), 'x')
 
 
-def test_encode_reads_an_npz_under_a_table_run_without_its_label_column(tmp_path):
-  from icvae.cli import encode  # pylint: disable=g-import-not-at-top
+def test_new_data_of_another_kind_than_the_runs_ignore_its_file_options(tmp_path):
   np.savez(tmp_path / 'new.npz', x_train=np.zeros((3, 2), np.float32))
-  config = icvae.RunConfig(model='imae', data=str(tmp_path / 't.csv'), label_column='kind',
-                           workdir=str(tmp_path / 'w'))
-  assert encode.read_examples(tmp_path / 'new.npz', config).x.shape == (3, 2)
+  # what `icvae encode` reads under a table run with --label_column (or a folder run with
+  # --image_size): the options that do not apply to an .npz are ignored, not refused
+  read = files.read_examples(tmp_path / 'new.npz', label_column='kind', image_size=(4, 4),
+                             only_applicable=True)
+  assert read.x.shape == (3, 2)
+  with pytest.raises(DataError, match='--label_column=kind: only a CSV or Parquet table'):
+    files.read_examples(tmp_path / 'new.npz', label_column='kind')

@@ -47,13 +47,12 @@ def read_examples(path, config):
   """`files.Examples` of every example in `path`, in the files' order, read with the run's
   options that apply to its kind (`icvae.files.read_examples`: --image_size to a folder,
   --label_column to a table, which need not have the column)."""
-  form = files.kind(path)  # the run's options that apply to this kind of file only
   image_size = (data_lib.parse_shape(config.image_size)
-                if config.get('image_size') and form == 'folder' else None)
+                if config.get('image_size') else None)
   return files.read_examples(path, image_size=image_size,
-                             label_column=config.get('label_column', '') if form == 'table'
-                             else '',
-                             table_header=config.get('table_header', 'auto'))
+                             label_column=config.get('label_column', ''),
+                             table_header=config.get('table_header', 'auto'),
+                             only_applicable=True)
 
 
 def run_labels(examples, class_names, where):
