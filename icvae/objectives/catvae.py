@@ -16,6 +16,7 @@ from typing import Any, Optional
 import jax
 import jax.numpy as jnp
 
+from icvae import augment
 from icvae import likelihoods
 from icvae import losses
 from icvae import models
@@ -145,6 +146,9 @@ class InfoCatVAE(registry.Objective):
       q(c|x) (IMAE eq. 11; `objectives.shared.vat_term`), an addition to the paper; the
       perturbed pass uses the same dropout masks as the clean one. 0 weight: off, and the
       random draws are those of a run without it.
+    consistency_weight, augmentation, image_shape: the augmentation-consistency term on
+      q(c|x) (`objectives.shared.consistency_term`), an addition to the paper, with the same
+      dropout masks on both views; weight 0: off, the draws those of a run without it.
 
   Evaluation always includes the information cross-entropy (for CatVAE too, to compare as
   in section 10).
@@ -161,9 +165,12 @@ class InfoCatVAE(registry.Objective):
   vat_xi: float = shared.VAT_XI.default
   vat_power_iterations: int = shared.VAT_POWER_ITERATIONS.default
   vat_epsilon_neighbour: int = shared.VAT_EPSILON_NEIGHBOUR.default
+  consistency_weight: float = shared.CONSISTENCY_WEIGHT.default
+  augmentation: Any = augment.Augmentation()
+  image_shape: tuple = ()
 
   def __post_init__(self):
-    for name in ('beta_cont', 'beta_cat', 'beta_info', 'vat_weight'):
+    for name in ('beta_cont', 'beta_cat', 'beta_info', 'vat_weight', 'consistency_weight'):
       _check_weight(name, getattr(self, name))
     if self.reconstruction not in losses.RECONSTRUCTION_ESTIMATORS:
       raise settings_lib.SettingError(
@@ -195,17 +202,23 @@ class InfoCatVAE(registry.Objective):
   def loss(self, networks, batch, key, step):
     del step  # no schedule
     batch, epsilon = shared.vat_batch(self, batch)
-    if not shared.vat_on(self):
+    if not shared.vat_on(self) and not shared.consistency_on(self):
       return self._loss(networks, batch, key, training=True,
                         reconstruction=self.reconstruction, compute_information=None)
     key, vat_key, dropout_key = jax.random.split(key, 3)
     loss, terms = self._loss(networks, batch, key, training=True,
                              reconstruction=self.reconstruction, compute_information=None)
-    penalty, smoothness = shared.vat_term(
-        self, vat_key, batch, lambda images: networks.classify(images, dropout_key),
-        epsilon=epsilon)
-    loss = loss + penalty
-    return loss, dict(terms, vat=smoothness, loss=loss)
+    classify = lambda images: networks.classify(images, dropout_key)
+    if shared.vat_on(self):
+      penalty, smoothness = shared.vat_term(self, vat_key, batch, classify, epsilon=epsilon)
+      loss = loss + penalty
+      terms = dict(terms, vat=smoothness)
+    if shared.consistency_on(self):
+      penalty, divergence = shared.consistency_term(
+          self, jax.random.fold_in(vat_key, 1), batch, classify, clean_logits=classify(batch))
+      loss = loss + penalty
+      terms = dict(terms, consistency=divergence)
+    return loss, dict(terms, loss=loss)
 
   def evaluate(self, networks, batch, key):
     _, terms = self._loss(networks, batch, key, training=False, reconstruction='expected',
@@ -219,6 +232,7 @@ class InfoCatVAE(registry.Objective):
 def _validate(values):
   """Cross-setting checks and the --latent_dim spelling of delta."""
   shared.validate_vat(values)
+  shared.validate_consistency(values)
   if values['network'] != 'mlp':
     networks = {'gru': 'the GRU networks of Table 3', 'conv': 'the conv networks'}.get(
         values['network'], f'the {values["network"]} networks')
@@ -269,11 +283,11 @@ def build_objective(config, beta_info=None):
                     beta_info=config.beta_info if beta_info is None else beta_info,
                     reconstruction=config.reconstruction, likelihood=config.likelihood,
                     num_info_samples=config.get('num_info_samples') or None,
-                    **shared.vat_options(config))
+                    **shared.vat_options(config), **shared.consistency_options(config))
 
 
 _SHARED = (NUM_CATEGORIES, DELTA, LATENT_DIM, PRIOR_SCALE, LEARNED_PRIOR, BETA_CONT, BETA_CAT,
-           RECONSTRUCTION) + shared.VAT_SETTINGS
+           RECONSTRUCTION) + shared.VAT_SETTINGS + shared.CONSISTENCY_SETTINGS
 _SECTIONS = ('clustering', 'codes', 'information', 'iwae', 'reconstruction', 'parzen')
 
 CATVAE = registry.register(registry.ModelFamily(

@@ -36,10 +36,12 @@ Choices, from the published code (github.com/weihua916/imsat, `imsat_cluster.py`
 
 import dataclasses
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from icvae import augment
 from icvae import information
 from icvae import models
 from icvae.objectives import registry
@@ -51,7 +53,7 @@ INFORMATION_WEIGHT = Setting('information_weight', 0.1, 'lambda: the weight of H
                              'H(y) against VAT (IMSAT eq. 7: 0.1).',
                              check=settings_lib.non_negative)
 SETTINGS = ((shared.NUM_CATEGORIES, INFORMATION_WEIGHT, shared.MARGINAL_ENTROPY_WEIGHT)
-            + shared.VAT_SETTINGS + shared.ENCODER_SETTINGS)
+            + shared.VAT_SETTINGS + shared.ENCODER_SETTINGS + shared.CONSISTENCY_SETTINGS)
 
 
 def information_loss(logits, marginal_entropy_weight):
@@ -82,6 +84,8 @@ class IMSAT(registry.Objective):
     marginal_entropy_weight: mu.
     vat_weight, vat_epsilon, vat_xi, vat_power_iterations, vat_epsilon_neighbour: VAT on
       p(y|x) (`objectives.shared`); weight 0 leaves the information term alone (RIM).
+    consistency_weight, augmentation, image_shape: the augmentation-consistency term on
+      p(y|x) (`objectives.shared.consistency_term`); weight 0: off.
   """
   information_weight: float = 0.1
   marginal_entropy_weight: float = 4.0
@@ -90,6 +94,9 @@ class IMSAT(registry.Objective):
   vat_xi: float = 10.0
   vat_power_iterations: int = 1
   vat_epsilon_neighbour: int = 10
+  consistency_weight: float = shared.CONSISTENCY_WEIGHT.default
+  augmentation: Any = augment.Augmentation()
+  image_shape: tuple = ()
 
   def __post_init__(self):
     for field in dataclasses.fields(self):
@@ -119,6 +126,13 @@ class IMSAT(registry.Objective):
           clean_logits=logits, epsilon=epsilon)
       loss = loss + weighted
       terms['vat'] = smoothness
+    if shared.consistency_on(self):
+      weighted, divergence = shared.consistency_term(
+          self, jax.random.fold_in(vat_key, 1), batch,
+          lambda x: networks.classify(x, train_key, update_statistics=False),
+          clean_logits=logits)
+      loss = loss + weighted
+      terms['consistency'] = divergence
     terms['objective_information_y'] = -value
     terms['loss'] = loss
     return loss, terms
@@ -150,12 +164,13 @@ def build_networks(config):
 def build_objective(config):
   return IMSAT(information_weight=config.information_weight,
                marginal_entropy_weight=config.marginal_entropy_weight,
-               **shared.vat_options(config))
+               **shared.vat_options(config), **shared.consistency_options(config))
 
 
 def validate(values):
   """IMSAT's cross-setting checks."""
   shared.validate_batch_norm_classifier(values, "IMSAT's network")
+  shared.validate_consistency(values)
   return shared.validate_vat(values)
 
 

@@ -37,6 +37,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from icvae import augment
 from icvae import data as data_lib
 from icvae import information
 from icvae import likelihoods
@@ -76,9 +77,10 @@ CLASSIFIER_FROM = Setting('classifier_from', '', 'Start p(y|x) (with --classifie
                           'from the latest checkpoint of this workdir of an --model=imsat run '
                           'of the same width (a warm start; a resumed run ignores it).',
                           resumable=True, inert='')
-SETTINGS = (shared.NUM_CATEGORIES, CONTINUOUS_DIM, BETA, TEMPERATURE, TEMPERATURE_FINAL,
-            TEMPERATURE_ANNEAL_STEPS, RECONSTRUCTION_DELAY_STEPS, RECONSTRUCTION_WARMUP_STEPS,
-            CLASSIFIER_FEATURES, CLASSIFIER_FROM) + shared.VAT_SETTINGS + shared.ENCODER_SETTINGS
+SETTINGS = ((shared.NUM_CATEGORIES, CONTINUOUS_DIM, BETA, TEMPERATURE, TEMPERATURE_FINAL,
+             TEMPERATURE_ANNEAL_STEPS, RECONSTRUCTION_DELAY_STEPS, RECONSTRUCTION_WARMUP_STEPS,
+             CLASSIFIER_FEATURES, CLASSIFIER_FROM) + shared.VAT_SETTINGS
+            + shared.ENCODER_SETTINGS + shared.CONSISTENCY_SETTINGS)
 REPORT_SECTIONS = ('clustering', 'codes', 'disentanglement')
 
 
@@ -155,6 +157,8 @@ class JointCodeObjective(registry.Objective):
     vat_epsilon_neighbour: k > 0 makes the VAT radius per example, vat_epsilon times the
       distance to the k-th nearest training image (IMSAT's adaptive radius; computed once
       by `training_data`, `vat.nearest_neighbour_distances`).
+    consistency_weight, augmentation, image_shape: the augmentation-consistency term on
+      p(y|x) (`objectives.shared.consistency_term`); weight 0: off.
     likelihood: of the pixels given the decoder's output (Bernoulli, Table 1's sigmoid).
   """
   beta: float = BETA.default
@@ -168,6 +172,9 @@ class JointCodeObjective(registry.Objective):
   vat_xi: float = shared.VAT_XI.default
   vat_power_iterations: int = shared.VAT_POWER_ITERATIONS.default
   vat_epsilon_neighbour: int = shared.VAT_EPSILON_NEIGHBOUR.default
+  consistency_weight: float = shared.CONSISTENCY_WEIGHT.default
+  augmentation: Any = augment.Augmentation()
+  image_shape: tuple = ()
   likelihood: Any = 'bernoulli'
 
   def __post_init__(self):
@@ -221,6 +228,13 @@ class JointCodeObjective(registry.Objective):
           clean_logits=posterior.logits, epsilon=epsilon)
       loss = loss + weighted
       terms['vat'] = smoothness
+    if shared.consistency_on(self):
+      weighted, divergence = shared.consistency_term(
+          self, jax.random.fold_in(vat_key, 1), batch,
+          lambda x: networks.classify(x, encode_key, update_statistics=False),
+          clean_logits=posterior.logits)
+      loss = loss + weighted
+      terms['consistency'] = divergence
     terms['loss'] = loss
     return loss, terms
 
@@ -285,13 +299,15 @@ def objective_options(config):
               temperature_anneal_steps=config.temperature_anneal_steps,
               reconstruction_delay_steps=config.reconstruction_delay_steps,
               reconstruction_warmup_steps=config.reconstruction_warmup_steps,
-              likelihood=config.likelihood, **shared.vat_options(config))
+              likelihood=config.likelihood, **shared.vat_options(config),
+              **shared.consistency_options(config))
 
 
 def validate(values):
   """Checks across settings shared by the joint-code families."""
   shared.validate_batch_norm_classifier(values, 'the Table 1 networks')
   shared.validate_vat(values)
+  shared.validate_consistency(values)
   if values['classifier_from'] and values['restore_from']:
     raise settings_lib.SettingError(
         f'--classifier_from={values["classifier_from"]}: --restore_from starts every weight '

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from icvae import augment
 from icvae import models
 from icvae import settings as settings_lib
 from icvae import vat
@@ -64,6 +65,116 @@ VAT_EPSILON_NEIGHBOUR = Setting('vat_epsilon_neighbour', 0, "VAT: if k > 0, each
 # The most training images the per-example VAT radius searches (O(N^2) distances).
 MAX_NEIGHBOUR_SEARCH = 200000
 VAT_SETTINGS = (VAT_WEIGHT, VAT_EPSILON, VAT_XI, VAT_POWER_ITERATIONS, VAT_EPSILON_NEIGHBOUR)
+
+
+# Augmentation consistency on p(y|x), for every model with a categorical code (issue 31):
+# the categorical posterior of a randomly transformed image (`icvae.augment`) must match the
+# clean one, the clean side held fixed, as in UDA (Xie et al. 2020, eq. 1) and IIC/DCCS's
+# invariance of the category to augmentation. Beside or instead of VAT.
+CONSISTENCY_WEIGHT = Setting('consistency_weight', 0.0, 'Weight of the augmentation-'
+                             'consistency term on p(y|x): mean_n KL(p(y|x_n) || p(y|a(x_n))) '
+                             'for a random transform a (--augment_*), the clean side held '
+                             'fixed (UDA, Xie et al. 2020, eq. 1); 0: off.',
+                             check=settings_lib.non_negative, inert=0.0)
+
+
+def _scale_range(value):
+  return None if 0 <= value < 1 else 'must be in [0, 1).'
+
+
+AUGMENT_TRANSLATE = Setting('augment_translate', 0.0, 'Consistency augmentation: the largest '
+                            'shift along each axis, in pixels.',
+                            check=settings_lib.non_negative, inert=0.0)
+AUGMENT_ROTATE = Setting('augment_rotate', 0.0, 'Consistency augmentation: the largest '
+                         'rotation either way, in degrees.', check=settings_lib.non_negative,
+                         inert=0.0)
+AUGMENT_SCALE = Setting('augment_scale', 0.0, 'Consistency augmentation: scale by a factor in '
+                        '[1 - s, 1 + s].', check=_scale_range, inert=0.0)
+AUGMENT_ELASTIC = Setting('augment_elastic', 0.0, 'Consistency augmentation: elastic '
+                          'distortion of this many pixels (Simard et al. 2003\'s alpha).',
+                          check=settings_lib.non_negative, inert=0.0)
+AUGMENT_ELASTIC_SIGMA = Setting('augment_elastic_sigma', 4.0, 'Consistency augmentation: the '
+                                'smoothing of the elastic field, in pixels (Simard: 4).',
+                                check=settings_lib.positive, inert=4.0)
+AUGMENT_FLIP = Setting('augment_flip', False, 'Consistency augmentation: flip left-right with '
+                       'probability 1/2 (where it keeps the class: clothes, not digits).',
+                       inert=False)
+AUGMENT_SETTINGS = (AUGMENT_TRANSLATE, AUGMENT_ROTATE, AUGMENT_SCALE, AUGMENT_ELASTIC,
+                    AUGMENT_ELASTIC_SIGMA, AUGMENT_FLIP)
+CONSISTENCY_SETTINGS = (CONSISTENCY_WEIGHT,) + AUGMENT_SETTINGS
+
+
+def consistency_options(config):
+  """{'consistency_weight', 'augmentation', 'image_shape'} of a run config, the keyword
+  arguments of the objectives with a categorical code."""
+  value = lambda setting: config.get(setting.name, setting.default)
+  return {'consistency_weight': value(CONSISTENCY_WEIGHT),
+          'augmentation': augment.Augmentation(
+              translate=value(AUGMENT_TRANSLATE), rotate=value(AUGMENT_ROTATE),
+              scale=value(AUGMENT_SCALE), elastic=value(AUGMENT_ELASTIC),
+              elastic_sigma=value(AUGMENT_ELASTIC_SIGMA), flip=value(AUGMENT_FLIP)),
+          'image_shape': _known_shape(config)}
+
+
+def _known_shape(config):
+  """config.image_shape, or () while the data of --dataset=custom are not read yet."""
+  try:
+    return tuple(config.image_shape)
+  except settings_lib.SettingError:
+    return ()
+
+
+def consistency_on(objective):
+  """Whether the objective computes the consistency term (weight not 0, or traced)."""
+  return isinstance(objective.consistency_weight, jax.Array) or bool(
+      objective.consistency_weight)
+
+
+def consistency_term(objective, key, x, logits_fn, clean_logits):
+  """objective.consistency_weight * C(x) and C(x) = mean_n KL(p(y|x_n) || p(y|a_n(x_n))).
+
+  The clean distribution is held fixed (`jax.lax.stop_gradient`), so the term moves the
+  augmented view's posterior towards the clean one, not the reverse (UDA, Xie et al. 2020,
+  eq. 1). a_n is `objective.augmentation` drawn from `key`, on x viewed as
+  `objective.image_shape`. Nats, a mean over the batch.
+
+  Args:
+    objective: has `consistency_weight`, `augmentation`, `image_shape`.
+    key: the draws of the transforms.
+    x: (B, ...) the batch as the networks read it, values in [0, 1].
+    logits_fn: x -> (B, K) logits of p(y|x), in training mode.
+    clean_logits: (B, K) logits of the clean batch.
+  """
+  images = x.reshape((x.shape[0],) + tuple(objective.image_shape))
+  augmented = objective.augmentation(key, images).reshape(x.shape)
+  clean = jax.lax.stop_gradient(jax.nn.log_softmax(clean_logits, axis=-1))
+  noisy = jax.nn.log_softmax(logits_fn(augmented), axis=-1)
+  divergence = jnp.mean(jnp.sum(jnp.exp(clean) * (clean - noisy), axis=-1))
+  return objective.consistency_weight * divergence, divergence
+
+
+def validate_consistency(values):
+  """Cross-setting checks of the consistency settings: a weight needs a transform and images
+  (a shape of 2 or 3 axes, when known), a transform needs a weight."""
+  from icvae import data as data_lib  # pylint: disable=g-import-not-at-top
+  image_shape = (data_lib.parse_shape(values['data_shape']) if values.get('data_shape')
+                 else data_lib.get_source(values['dataset']).shape)
+  changed = [s for s in AUGMENT_SETTINGS if values.get(s.name, s.default) != s.default]
+  weight = values.get('consistency_weight', 0.0)
+  if changed and not weight:
+    raise settings_lib.SettingError(
+        f'--{changed[0].name}={values[changed[0].name]}: the augmentation feeds the '
+        'consistency term only, which is off (--consistency_weight=0): set '
+        '--consistency_weight > 0 or drop the flag.')
+  if weight and not [s for s in changed if s is not AUGMENT_ELASTIC_SIGMA]:
+    raise settings_lib.SettingError(
+        f'--consistency_weight={weight}: no transform is on; set one of --augment_translate, '
+        '--augment_rotate, --augment_scale, --augment_elastic, --augment_flip.')
+  if weight and image_shape and len(image_shape) == 1:
+    raise settings_lib.SettingError(
+        f'--consistency_weight={weight}: the transforms are of images, and these data are '
+        f'feature vectors of shape {tuple(image_shape)}: drop the flag.')
+  return values
 
 
 def vat_options(config):
