@@ -103,11 +103,19 @@ def checked_examples(x, where):
   return _scaled_integer_images(x, where)
 
 
-def _check_finite(x, where):
-  """Refuses NaN, infinities and values float32 cannot hold, naming the first."""
+def unrepresentable(x):
+  """The mask of float values icvae refuses: NaN, infinities, and |x| beyond float32's range
+  (boolean operations only: no float temporaries of a large table)."""
   bad = ~np.isfinite(x)
   if x.dtype.itemsize > 4:
-    bad |= np.abs(np.where(bad, 0, x)) > FLOAT32_MAX
+    bad |= x > FLOAT32_MAX
+    bad |= x < -FLOAT32_MAX
+  return bad
+
+
+def _check_finite(x, where):
+  """Refuses NaN, infinities and values float32 cannot hold, naming the first."""
+  bad = unrepresentable(x)
   if bad.any():
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     value = x[index]

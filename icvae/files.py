@@ -408,16 +408,14 @@ def _pixels(image, image_size):
     array = np.asarray(image)
     if 'transparency' in image.info:
       array = np.where(array == image.info['transparency'], 65535, array)
-    if mode == 'I' and image.format != 'PNG':
-      array = examples_lib.checked_examples(array[None], 'the image')[0]  # the array rule
-      array = data_lib.as_float(array) if array.dtype == np.uint8 else array
-    else:  # a PNG's 'I' is 16-bit grey, as 'I;16'
+    if mode != 'I' or image.format == 'PNG':  # a PNG's 'I' is 16-bit grey, as 'I;16'
       low, high = int(array.min()), int(array.max())
       if low < 0 or high > 65535:
         raise ValueError(f'integer pixels from {low} to {high}: icvae reads 8- and 16-bit '
                          'intensities; save 16-bit images, or floats in [0, 1]')
-      array = (array.astype(np.float64) / 65535).astype(np.float32)
-    return _resized_floats(array, image_size)
+      array = array.astype(np.uint16)
+    array = examples_lib.checked_examples(array[None], 'the image')[0]  # the array rule
+    return _resized_floats(data_lib.as_float(array), image_size)
   if mode in ('RGBA', 'LA', 'PA', 'La', 'RGBa') or 'transparency' in image.info:
     grey = mode in ('LA', 'La', 'L', '1')
     rgba = image.convert('RGBA')

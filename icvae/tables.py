@@ -95,10 +95,7 @@ def read_table(path, label_column='', header='auto', labels_required=True):
   x = read_columns(keep, float)
   if len(x) == 0:
     raise DataError(f'{path}: no rows of values.')
-  # Boolean masks only (no float temporaries): a table of 1 M x 50 is 400 MB as float64.
-  bad = ~np.isfinite(x)
-  bad |= x > examples_lib.FLOAT32_MAX
-  bad |= x < -examples_lib.FLOAT32_MAX
+  bad = examples_lib.unrepresentable(x)
   if bad.any():
     row, column = (int(i) for i in np.argwhere(bad)[0])
     raise DataError(f'{path}: {line_of(row)}, column {feature_names[column]!r}: '

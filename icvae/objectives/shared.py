@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from icvae import augment
+from icvae import data as data_lib
 from icvae import models
 from icvae import settings as settings_lib
 from icvae import vat
@@ -156,7 +157,6 @@ def consistency_term(objective, key, x, logits_fn, clean_logits):
 def validate_consistency(values):
   """Cross-setting checks of the consistency settings: a weight needs a transform and images
   (a shape of 2 or 3 axes, when known), a transform needs a weight."""
-  from icvae import data as data_lib  # pylint: disable=g-import-not-at-top
   image_shape = (data_lib.parse_shape(values['data_shape']) if values.get('data_shape')
                  else data_lib.get_source(values['dataset']).shape)
   changed = [s for s in AUGMENT_SETTINGS if values.get(s.name, s.default) != s.default]
