@@ -43,6 +43,8 @@ COMMANDS = {
                                 'on dSprites: MIG against beta, reconstruction and TC.'),
     'figure5': Command('icvae.cli.figure5', 'InfoCatVAE Figure 5: samples per category of '
                        'several trained models, side by side.'),
+    'n2d': Command('icvae.cli.n2d', 'N2D on a trained run\'s code (z -> UMAP -> Gaussian '
+                   'mixture), a clustering baseline; needs icvae[n2d].'),
     'cache': Command('icvae.cli.cache', 'Show the cache of your own data\'s arrays, or '
                      'empty it: icvae cache clear.'),
     'list-configs': Command('icvae.cli.main', 'The shipped flagfiles, by name, with what '
