@@ -77,12 +77,26 @@ def nearest_neighbour_distances(images, k, chunk_size=500):
   """The L2 distance from each image to its k-th nearest other image of the set: (N,).
 
   IMSAT's per-example VAT radius is 0.25 times this with k = 10 (Hu et al. 2017, section
-  4.1). Computed exactly in chunks of `chunk_size` rows from ||a||^2 + ||b||^2 - 2 a.b
-  (float32; the image itself, at distance 0, is excluded; duplicates of it are not).
+  4.1). `nearest_neighbours`' last column.
 
   Args:
     images: (N, *event) array.
     k: which neighbour, 1 <= k < N.
+    chunk_size: rows per matmul (memory: chunk_size * N floats).
+  """
+  return nearest_neighbours(images, k, chunk_size)[0][:, k - 1]
+
+
+def nearest_neighbours(images, k, chunk_size=500):
+  """The k nearest other images of each image of the set: (distances (N, k), indices (N, k)),
+  nearest first.
+
+  Exact, in chunks of `chunk_size` rows, from ||a||^2 + ||b||^2 - 2 a.b (float32; the image
+  itself, at distance 0, is excluded; duplicates of it are not). Ties go to the lower index.
+
+  Args:
+    images: (N, *event) array.
+    k: how many, 1 <= k < N.
     chunk_size: rows per matmul (memory: chunk_size * N floats).
   """
   flat = jnp.asarray(images, jnp.float32).reshape(images.shape[0], -1)
@@ -92,20 +106,23 @@ def nearest_neighbour_distances(images, k, chunk_size=500):
   norms = jnp.sum(jnp.square(flat), axis=-1)
 
   @jax.jit
-  def kth(start):
+  def nearest(start):
     rows = jax.lax.dynamic_slice_in_dim(flat, start, chunk_size)
     squared = (jnp.sum(jnp.square(rows), axis=-1)[:, None] + norms[None, :]
                - 2.0 * jnp.matmul(rows, flat.T, precision=jax.lax.Precision.HIGHEST))
     own = start + jnp.arange(chunk_size)
     squared = squared.at[jnp.arange(chunk_size), own].set(jnp.inf)  # not itself
-    nearest = -jax.lax.top_k(-squared, k)[0]
-    return jnp.sqrt(jnp.maximum(nearest[:, k - 1], 0.0))
+    values, indices = jax.lax.top_k(-squared, k)
+    return jnp.sqrt(jnp.maximum(-values, 0.0)), indices.astype(jnp.int32)
 
   chunk_size = min(chunk_size, count)
   starts = list(range(0, count - chunk_size + 1, chunk_size))
   if starts[-1] + chunk_size < count:
     starts.append(count - chunk_size)  # the last chunk overlaps the one before
-  result = jnp.zeros(count)
+  distances = jnp.zeros((count, k))
+  indices = jnp.zeros((count, k), jnp.int32)
   for start in starts:
-    result = jax.lax.dynamic_update_slice_in_dim(result, kth(start), start, 0)
-  return result
+    chunk_distances, chunk_indices = nearest(start)
+    distances = jax.lax.dynamic_update_slice_in_dim(distances, chunk_distances, start, 0)
+    indices = jax.lax.dynamic_update_slice_in_dim(indices, chunk_indices, start, 0)
+  return distances, indices

@@ -149,6 +149,9 @@ class InfoCatVAE(registry.Objective):
     consistency_weight, augmentation, image_shape: the augmentation-consistency term on
       q(c|x) (`objectives.shared.consistency_term`), an addition to the paper, with the same
       dropout masks on both views; weight 0: off, the draws those of a run without it.
+    neighbour_weight, neighbours: the neighbour-consistency term on q(c|x)
+      (`objectives.shared.neighbour_term`), an addition to the paper, with the same dropout
+      masks on both; weight 0: off.
 
   Evaluation always includes the information cross-entropy (for CatVAE too, to compare as
   in section 10).
@@ -168,9 +171,12 @@ class InfoCatVAE(registry.Objective):
   consistency_weight: float = shared.CONSISTENCY_WEIGHT.default
   augmentation: Any = augment.Augmentation()
   image_shape: tuple = ()
+  neighbour_weight: float = shared.NEIGHBOUR_WEIGHT.default
+  neighbours: int = shared.NEIGHBOURS.default
 
   def __post_init__(self):
-    for name in ('beta_cont', 'beta_cat', 'beta_info', 'vat_weight', 'consistency_weight'):
+    for name in ('beta_cont', 'beta_cat', 'beta_info', 'vat_weight', 'consistency_weight',
+                 'neighbour_weight'):
       _check_weight(name, getattr(self, name))
     if self.reconstruction not in losses.RECONSTRUCTION_ESTIMATORS:
       raise settings_lib.SettingError(
@@ -197,12 +203,12 @@ class InfoCatVAE(registry.Objective):
         stratified_info=self.stratified_info, compute_information=compute_information)
 
   def training_data(self, images):
-    return shared.vat_training_data(self, images)
+    return shared.training_data(self, images)
 
   def loss(self, networks, batch, key, step):
     del step  # no schedule
-    batch, epsilon = shared.vat_batch(self, batch)
-    if not shared.vat_on(self) and not shared.consistency_on(self):
+    batch, epsilon, neighbours = shared.batch_parts(self, batch)
+    if not (shared.vat_on(self) or shared.consistency_on(self) or shared.neighbour_on(self)):
       return self._loss(networks, batch, key, training=True,
                         reconstruction=self.reconstruction, compute_information=None)
     key, vat_key, dropout_key = jax.random.split(key, 3)
@@ -218,6 +224,11 @@ class InfoCatVAE(registry.Objective):
           self, jax.random.fold_in(vat_key, 1), batch, classify, clean_logits=classify(batch))
       loss = loss + penalty
       terms = dict(terms, consistency=divergence)
+    if shared.neighbour_on(self):
+      penalty, disagreement = shared.neighbour_term(
+          self, jax.random.fold_in(vat_key, 2), neighbours, classify, classify(batch))
+      loss = loss + penalty
+      terms = dict(terms, neighbour=disagreement)
     return loss, dict(terms, loss=loss)
 
   def evaluate(self, networks, batch, key):

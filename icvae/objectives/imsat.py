@@ -86,6 +86,8 @@ class IMSAT(registry.Objective):
       p(y|x) (`objectives.shared`); weight 0 leaves the information term alone (RIM).
     consistency_weight, augmentation, image_shape: the augmentation-consistency term on
       p(y|x) (`objectives.shared.consistency_term`); weight 0: off.
+    neighbour_weight, neighbours: the neighbour-consistency term on p(y|x)
+      (`objectives.shared.neighbour_term`); weight 0: off.
   """
   information_weight: float = 0.1
   marginal_entropy_weight: float = 4.0
@@ -97,6 +99,8 @@ class IMSAT(registry.Objective):
   consistency_weight: float = shared.CONSISTENCY_WEIGHT.default
   augmentation: Any = augment.Augmentation()
   image_shape: tuple = ()
+  neighbour_weight: float = shared.NEIGHBOUR_WEIGHT.default
+  neighbours: int = shared.NEIGHBOURS.default
 
   def __post_init__(self):
     for field in dataclasses.fields(self):
@@ -109,12 +113,12 @@ class IMSAT(registry.Objective):
         raise settings_lib.SettingError(f'--{name}={getattr(self, name)}: must be > 0.')
 
   def training_data(self, images):
-    """The images, with each one's VAT radius when `vat_epsilon_neighbour` > 0."""
-    return shared.vat_training_data(self, images)
+    """The images, with each one's VAT radius and nearest neighbours where those are on."""
+    return shared.training_data(self, images)
 
   def loss(self, networks, batch, key, step):
     del step
-    batch, epsilon = shared.vat_batch(self, batch)
+    batch, epsilon, neighbours = shared.batch_parts(self, batch)
     train_key, vat_key = jax.random.split(key)  # the network draws nothing: training mode
     logits = networks.classify(batch, train_key)
     value, terms = information_loss(logits, self.marginal_entropy_weight)
@@ -133,6 +137,12 @@ class IMSAT(registry.Objective):
           clean_logits=logits)
       loss = loss + weighted
       terms['consistency'] = divergence
+    if shared.neighbour_on(self):
+      weighted, disagreement = shared.neighbour_term(
+          self, jax.random.fold_in(vat_key, 2), neighbours,
+          lambda x: networks.classify(x, train_key, update_statistics=False), logits)
+      loss = loss + weighted
+      terms['neighbour'] = disagreement
     terms['objective_information_y'] = -value
     terms['loss'] = loss
     return loss, terms

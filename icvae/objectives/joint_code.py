@@ -159,6 +159,8 @@ class JointCodeObjective(registry.Objective):
       by `training_data`, `vat.nearest_neighbour_distances`).
     consistency_weight, augmentation, image_shape: the augmentation-consistency term on
       p(y|x) (`objectives.shared.consistency_term`); weight 0: off.
+    neighbour_weight, neighbours: the neighbour-consistency term on p(y|x)
+      (`objectives.shared.neighbour_term`); weight 0: off.
     likelihood: of the pixels given the decoder's output (Bernoulli, Table 1's sigmoid).
   """
   beta: float = BETA.default
@@ -175,6 +177,8 @@ class JointCodeObjective(registry.Objective):
   consistency_weight: float = shared.CONSISTENCY_WEIGHT.default
   augmentation: Any = augment.Augmentation()
   image_shape: tuple = ()
+  neighbour_weight: float = shared.NEIGHBOUR_WEIGHT.default
+  neighbours: int = shared.NEIGHBOURS.default
   likelihood: Any = 'bernoulli'
 
   def __post_init__(self):
@@ -194,8 +198,8 @@ class JointCodeObjective(registry.Objective):
     raise NotImplementedError
 
   def training_data(self, images):
-    """The images, with each one's VAT radius when `vat_epsilon_neighbour` > 0."""
-    return shared.vat_training_data(self, images)
+    """The images, with each one's VAT radius and nearest neighbours where those are on."""
+    return shared.training_data(self, images)
 
   def loss(self, networks, batch, key, step):
     """The family's loss on a minibatch, a scalar to minimise, and its terms (a dict):
@@ -204,7 +208,7 @@ class JointCodeObjective(registry.Objective):
     reparameterised sample; w(t) is the reconstruction's schedule (0, then a linear ramp to
     1; 1 without one). Each term is a mean over the minibatch, the log-likelihood summed
     over pixels."""
-    batch, epsilon = shared.vat_batch(self, batch)
+    batch, epsilon, neighbours = shared.batch_parts(self, batch)
     encode_key, z_key, y_key, vat_key = jax.random.split(key, 4)
     posterior = networks.encode(batch, encode_key)
     z = losses.reparameterize(z_key, posterior.mean, posterior.logvar)
@@ -235,6 +239,13 @@ class JointCodeObjective(registry.Objective):
           clean_logits=posterior.logits)
       loss = loss + weighted
       terms['consistency'] = divergence
+    if shared.neighbour_on(self):
+      weighted, disagreement = shared.neighbour_term(
+          self, jax.random.fold_in(vat_key, 2), neighbours,
+          lambda x: networks.classify(x, encode_key, update_statistics=False),
+          posterior.logits)
+      loss = loss + weighted
+      terms['neighbour'] = disagreement
     terms['loss'] = loss
     return loss, terms
 

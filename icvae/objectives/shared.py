@@ -102,14 +102,30 @@ AUGMENT_FLIP = Setting('augment_flip', False, 'Consistency augmentation: flip le
                        inert=False)
 AUGMENT_SETTINGS = (AUGMENT_TRANSLATE, AUGMENT_ROTATE, AUGMENT_SCALE, AUGMENT_ELASTIC,
                     AUGMENT_ELASTIC_SIGMA, AUGMENT_FLIP)
-CONSISTENCY_SETTINGS = (CONSISTENCY_WEIGHT,) + AUGMENT_SETTINGS
+
+# Neighbour consistency on p(y|x) (issue 31): an image and one of its k nearest training
+# images share their category, SCAN's consistency term (Van Gansbeke et al. 2020, eq. 2):
+# the neighbour is an augmentation drawn from the data rather than from a transform.
+NEIGHBOUR_WEIGHT = Setting('neighbour_weight', 0.0, 'Weight of the neighbour-consistency '
+                           'term on p(y|x): mean_n -log sum_y p(y|x_n) p(y|x\'_n), x\'_n one '
+                           'of the --neighbours nearest training images of x_n (L2 on the '
+                           'pixels), drawn each step (SCAN, Van Gansbeke et al. 2020, eq. 2); '
+                           '0: off.', check=settings_lib.non_negative, inert=0.0)
+NEIGHBOURS = Setting('neighbours', 5, 'Neighbour consistency: how many nearest training '
+                     'images of each one the neighbour is drawn from (SCAN: 20).',
+                     check=settings_lib.at_least(1), inert=5)
+NEIGHBOUR_SETTINGS = (NEIGHBOUR_WEIGHT, NEIGHBOURS)
+# The neighbours' copies of the training images are held with them (k copies): at most this.
+MAX_NEIGHBOUR_BYTES = 4 * 2**30
+CONSISTENCY_SETTINGS = (CONSISTENCY_WEIGHT,) + AUGMENT_SETTINGS + NEIGHBOUR_SETTINGS
 
 
 def consistency_options(config):
-  """{'consistency_weight', 'augmentation', 'image_shape'} of a run config, the keyword
-  arguments of the objectives with a categorical code."""
+  """{'consistency_weight', 'augmentation', 'image_shape', 'neighbour_weight', 'neighbours'}
+  of a run config, the keyword arguments of the objectives with a categorical code."""
   value = lambda setting: config.get(setting.name, setting.default)
   return {'consistency_weight': value(CONSISTENCY_WEIGHT),
+          'neighbour_weight': value(NEIGHBOUR_WEIGHT), 'neighbours': value(NEIGHBOURS),
           'augmentation': augment.Augmentation(
               translate=value(AUGMENT_TRANSLATE), rotate=value(AUGMENT_ROTATE),
               scale=value(AUGMENT_SCALE), elastic=value(AUGMENT_ELASTIC),
@@ -154,9 +170,45 @@ def consistency_term(objective, key, x, logits_fn, clean_logits):
   return objective.consistency_weight * divergence, divergence
 
 
+def neighbour_on(objective):
+  """Whether the objective computes the neighbour term (weight not 0, or traced)."""
+  return isinstance(objective.neighbour_weight, jax.Array) or bool(objective.neighbour_weight)
+
+
+def neighbour_term(objective, key, neighbours, logits_fn, logits):
+  """objective.neighbour_weight * N(x) and N(x) = -mean_n log sum_y p(y|x_n) p(y|x'_n).
+
+  SCAN's consistency term (Van Gansbeke et al. 2020, eq. 2, its first part; the entropy of
+  the marginal, its second, is the information term's H(y)): the dot product of the two
+  posteriors is 1 only when both put all their mass on one category, the same. Gradients
+  flow through both sides, as in SCAN. x'_n is one of x_n's k nearest training images,
+  drawn uniformly from `key` at each step. Nats, a mean over the batch.
+
+  Args:
+    objective: has `neighbour_weight`.
+    key: the draw of the neighbour of each example.
+    neighbours: (B, k, ...) the k nearest training images of each example of the batch.
+    logits_fn: x -> (B, K) logits of p(y|x), in training mode.
+    logits: (B, K) logits of the batch.
+  """
+  count, k = neighbours.shape[:2]
+  pick = jax.random.randint(key, (count,), 0, k)
+  chosen = neighbours[jnp.arange(count), pick]
+  log_p = jax.nn.log_softmax(logits, axis=-1)
+  log_q = jax.nn.log_softmax(logits_fn(chosen), axis=-1)
+  value = -jnp.mean(jax.nn.logsumexp(log_p + log_q, axis=-1))
+  return objective.neighbour_weight * value, value
+
+
 def validate_consistency(values):
   """Cross-setting checks of the consistency settings: a weight needs a transform and images
-  (a shape of 2 or 3 axes, when known), a transform needs a weight."""
+  (a shape of 2 or 3 axes, when known), a transform needs a weight; --neighbours needs
+  --neighbour_weight."""
+  if values.get('neighbours', NEIGHBOURS.default) != NEIGHBOURS.default and not values.get(
+      'neighbour_weight'):
+    raise settings_lib.SettingError(
+        f'--neighbours={values["neighbours"]}: the neighbours feed the neighbour term only, '
+        'which is off (--neighbour_weight=0): set --neighbour_weight > 0 or drop the flag.')
   image_shape = (data_lib.parse_shape(values['data_shape']) if values.get('data_shape')
                  else data_lib.get_source(values['dataset']).shape)
   changed = [s for s in AUGMENT_SETTINGS if values.get(s.name, s.default) != s.default]
@@ -244,22 +296,94 @@ def validate_vat(values):
   return values
 
 
-def vat_training_data(objective, images):
-  """`Objective.training_data` for VAT: the images, or with `vat_epsilon_neighbour` = k > 0
-  {'images': images, 'vat_epsilon': (N, 1, ...) radii} with radius vat_epsilon times the
-  distance to the k-th nearest training image (`vat.nearest_neighbour_distances`, computed
-  once per run; about a minute for MNIST's 60,000 images on 2 CPU cores)."""
-  if not (objective.vat_weight and objective.vat_epsilon_neighbour):
-    return images
+def training_data(objective, images):
+  """`Objective.training_data` of the families with a categorical code: the images, or a
+  dict {'images': images} with, per image, the VAT radius (`vat_training_data`) and the
+  nearest training images of the neighbour term (`neighbour_training_data`) where those
+  are on."""
+  data = {'images': images}
+  if objective.vat_weight and objective.vat_epsilon_neighbour:
+    data.update(vat_training_data(objective, images))
+  if objective.neighbour_weight:
+    data.update(neighbour_training_data(objective, images))
+  return data if len(data) > 1 else images
+
+
+def batch_parts(objective, batch):
+  """(images, VAT radius, neighbours or None) of a training batch made of `training_data`:
+  the radius per example where it was added, else objective.vat_epsilon."""
+  if isinstance(batch, dict):
+    return batch['images'], batch.get('vat_epsilon', objective.vat_epsilon), batch.get(
+        'neighbours')
+  return batch, objective.vat_epsilon, None
+
+
+def _check_search(images, flag):
   if images.shape[0] > MAX_NEIGHBOUR_SEARCH:
     raise settings_lib.SettingError(
-        f'--vat_epsilon_neighbour={objective.vat_epsilon_neighbour}: the nearest-neighbour '
-        f'search over {images.shape[0]} training images is quadratic; use at most '
-        f'{MAX_NEIGHBOUR_SEARCH} (--train_examples) or a fixed radius (drop the flag).')
+        f'{flag}: the nearest-neighbour search over {images.shape[0]} training images is '
+        f'quadratic; use at most {MAX_NEIGHBOUR_SEARCH} (--train_examples) or drop the flag.')
+
+
+def neighbour_training_data(objective, images):
+  """{'neighbours': (N, k, ...)}: each training image's k nearest other
+  training images (L2 on the pixels, `vat.nearest_neighbours`, found once and cached under
+  the images' SHA-256): k copies of the set, held as bytes where the images are bytes / 255
+  (the loaders' floats, read back exactly by the batches' `data.as_float`).
+
+  Raises:
+    settings.SettingError: more images than the search takes, k >= N, or copies larger
+      than `MAX_NEIGHBOUR_BYTES`.
+  """
+  k = objective.neighbours
+  flag = f'--neighbour_weight={objective.neighbour_weight}'
+  _check_search(images, flag)
+  if not k < images.shape[0]:
+    raise settings_lib.SettingError(f'--neighbours={k}: must be below the {images.shape[0]} '
+                                    'training images.')
+  held = _as_bytes_if_exact(images)
+  size = held.size * held.dtype.itemsize * k
+  if size > MAX_NEIGHBOUR_BYTES:
+    raise settings_lib.SettingError(
+        f'--neighbours={k}: the neighbours of {images.shape[0]} training images take '
+        f'{size / 2**30:.1f} GiB (k copies); use fewer (--neighbours) or fewer images '
+        f'(--train_examples), at most {MAX_NEIGHBOUR_BYTES / 2**30:g} GiB.')
+  search = images
+  if images.dtype == np.uint8:  # the distances in [0, 1] units
+    search = jnp.asarray(np.asarray(images).astype(np.float32) / np.float32(255))
+  started = time.time()
+  indices, cached = _cached_search(search, k, 'neighbours',
+                                   lambda: vat.nearest_neighbours(search, k)[1])
+  neighbours = held[np.asarray(indices)]
+  logging.getLogger('icvae').info(
+      'neighbour term: the %d nearest training images of each of %d, %s in %.0f s (%.0f MB)',
+      k, images.shape[0], f'read from {cached}' if cached else 'computed',
+      time.time() - started, neighbours.nbytes / 1e6)
+  return {'neighbours': neighbours}
+
+
+def _as_bytes_if_exact(images):
+  """`images` as uint8 when they are bytes / 255 exactly as `data.as_float` makes them (the
+  loaders' floats), so that k copies take a quarter of the memory and read back the same."""
+  images = np.asarray(images)
+  if images.dtype != np.float32:
+    return images
+  as_bytes = np.clip(np.round(images * np.float32(255)), 0, 255).astype(np.uint8)
+  return as_bytes if np.array_equal(data_lib.as_float(as_bytes), images) else images
+
+
+def vat_training_data(objective, images):
+  """{'images': images, 'vat_epsilon': (N, 1, ...) radii} with radius vat_epsilon times the
+  distance to the k-th nearest training image (k = `vat_epsilon_neighbour`;
+  `vat.nearest_neighbour_distances`, computed once per run; about a minute for MNIST's
+  60,000 images on 2 CPU cores)."""
+  _check_search(images, f'--vat_epsilon_neighbour={objective.vat_epsilon_neighbour}')
   if images.dtype == np.uint8:  # pixel bytes (dSprites): the radii are in [0, 1] units
     images = jnp.asarray(np.asarray(images).astype(np.float32) / np.float32(255))
   started = time.time()
-  distances, cached = _cached_distances(images, objective.vat_epsilon_neighbour)
+  k = objective.vat_epsilon_neighbour
+  distances, cached = _cached_search(images, k, 'vat-radii',
+                                     lambda: vat.nearest_neighbour_distances(images, k))
   logging.getLogger('icvae').info(
       'VAT radius: %g x the distance to the %d-th nearest training image (mean %.3f, range '
       '%.3f..%.3f), %s in %.0f s', objective.vat_epsilon, objective.vat_epsilon_neighbour,
@@ -269,34 +393,33 @@ def vat_training_data(objective, images):
   return {'images': images, 'vat_epsilon': radius.reshape((-1,) + (1,) * (images.ndim - 1))}
 
 
-def _cached_distances(images, k):
-  """`vat.nearest_neighbour_distances`, cached in <settings.default_cache_dir()>/vat-radii
-  under the SHA-256 of the images; (distances, cache file read or None). An unreadable or
-  mismatched cache file is recomputed and replaced; an unwritable folder is skipped."""
+def _cached_search(images, k, kind, compute):
+  """compute() of the images, a nearest-neighbour search, cached in
+  <settings.default_cache_dir()>/<kind> under the SHA-256 of the images: VAT's k-th distances
+  (N,) in 'vat-radii', the neighbour term's indices (N, k) in 'neighbours'; (result, cache
+  file read or None). An unreadable or mismatched cache file is recomputed and replaced; an
+  unwritable folder is skipped."""
   array = np.asarray(images, np.float32)
+  count = array.shape[0]
   digest = hashlib.sha256(array.tobytes()).hexdigest()[:16]
-  folder = settings_lib.default_cache_dir() / 'vat-radii'
-  path = folder / f'knn_{digest}_{array.shape[0]}_k{k}.npy'
+  folder = settings_lib.default_cache_dir() / kind
+  path = folder / f'knn_{digest}_{count}_k{k}.npy'
+  shape = (count,) if kind == 'vat-radii' else (count, k)
   try:
-    distances = np.load(path)
-    if distances.shape == (array.shape[0],) and np.all(np.isfinite(distances)):
-      return jnp.asarray(distances), path
+    result = np.load(path)
+    valid = (np.all(np.isfinite(result)) if kind == 'vat-radii'
+             else result.min() >= 0 and result.max() < count)
+    if result.shape == shape and valid:
+      return jnp.asarray(result), path
   except (OSError, ValueError):
     pass
-  distances = vat.nearest_neighbour_distances(images, k)
+  result = compute()
   try:
     folder.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f'.{os.getpid()}.tmp.npy')
-    np.save(partial, np.asarray(distances))
+    np.save(partial, np.asarray(result))
     os.replace(partial, path)
   except OSError as e:
-    logging.getLogger('icvae').warning('could not cache the VAT radii in %s (%s)', folder, e)
-  return distances, None
-
-
-def vat_batch(objective, batch):
-  """(images, VAT radius) of a training batch: per example when `training_data` added
-  them, else objective.vat_epsilon."""
-  if isinstance(batch, dict):
-    return batch['images'], batch['vat_epsilon']
-  return batch, objective.vat_epsilon
+    logging.getLogger('icvae').warning('could not cache the nearest neighbours in %s (%s)',
+                                       folder, e)
+  return result, None
