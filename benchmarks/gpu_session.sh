@@ -15,6 +15,10 @@
 #                                                # 30 epochs, each model's grid one program;
 #                                                # one dataset a call (DATASETS=fashion_mnist:
 #                                                # it travels in .gpu_data/fashion_mnist)
+#   PART=equal_recipe bash benchmarks/gpu_session.sh # issue 31: the four models with IMAE's
+#                                                # recipe (beta-sweep --recipe), betas 10,30,100
+#                                                # x seeds 0,1,2, 30 epochs, each model's grid
+#                                                # one program; DATASETS as for figure3
 #   PART=freeprior bash benchmarks/gpu_session.sh # InfoCatVAE section 11's free-prior claim at
 #                                                # 600 epochs: the recurrent free-prior CatVAE,
 #                                                # CatVAE and InfoCatVAE x seeds 0 1 2, each one
@@ -114,6 +118,20 @@ if [[ $PART == figure3 ]]; then
     cp /tmp/figure3/$dataset/figure3.png "$OUT/figure3_$dataset.png" 2>/dev/null
     find /tmp/figure3/$dataset -name metrics.jsonl | tar -cf "$OUT/figure3_${dataset}_metrics.tar" -T - 2>/dev/null
     tail -n 3 /tmp/figure3/$dataset/*.log >> "$OUT/figure3_$dataset.log" 2>/dev/null
+  done
+fi
+if [[ $PART == equal_recipe ]]; then
+  # The CPU sweep (experiments/run_equal_recipe.sh) in one call per dataset: every method
+  # trained with IMAE's recipe; the table and verdicts from --plot_only.
+  for dataset in ${DATASETS:-mnist}; do
+    sweep=(python3 -m icvae beta-sweep --recipe --dataset=$dataset --data_dir=.gpu_data/$dataset
+           --betas=${BETAS:-10,30,100} --seeds=${SEEDS:-0,1,2} --num_epochs=${EPOCHS:-30}
+           --runs=/tmp/equal_recipe/$dataset)
+    timeout ${EQUAL_TIMEOUT:-540} "${sweep[@]}" --one_program >/dev/null 2>"$OUT/equal_recipe_$dataset.log"
+    echo "equal_recipe $dataset exit $?" | tee -a "$OUT/equal_recipe_$dataset.log"
+    "${sweep[@]}" --plot_only 2>>"$OUT/equal_recipe_$dataset.log" | tee "$OUT/equal_recipe_$dataset.md"
+    find /tmp/equal_recipe/$dataset -name metrics.jsonl -o -name config.json \
+        | tar -cf "$OUT/equal_recipe_${dataset}_runs.tar" -T - 2>/dev/null
   done
 fi
 if [[ $PART == freeprior ]]; then

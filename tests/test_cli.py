@@ -132,4 +132,5 @@ def test_every_part_the_gpu_script_offers_is_handled():
   header = text.split('\nset ')[0]
   offered = set(re.findall(r'PART=(\w+) +bash benchmarks/gpu_session.sh', header))
   handled = set(re.findall(r'\[\[ \$PART == (\w+) \]\]', text))
-  assert offered == handled == {'bench', 'table1', 'dsprites', 'figure3', 'freeprior'}
+  assert offered == handled == {'bench', 'table1', 'dsprites', 'figure3', 'equal_recipe',
+                                 'freeprior'}
