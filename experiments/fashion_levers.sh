@@ -4,7 +4,8 @@
 # beta 30, experiments/results/equal_recipe, are the row without a lever), SEEDS seeds
 # (default 0 1), EPOCHS epochs (default 30), the held-out protocol, the 10,000 test images
 # scored every 5 epochs. Safe to re-run: finished runs are skipped, stopped ones resume (from
-# their last checkpoint, every 5 epochs). ROWS picks rows; two runs side by side.
+# their last checkpoint, every 5 epochs). ROWS picks rows; two runs side by side
+# (PARALLEL=1: one at a time).
 #
 #   bash experiments/fashion_levers.sh
 #   ROWS=neighbours SEEDS="0 1 2" DATASET=mnist DATA_DIR=../shared/data/mnist \
@@ -67,6 +68,10 @@ run() {  # run <row> <seed>
 
 jobs=()
 for row in $ROWS; do for seed in $SEEDS; do jobs+=("$row $seed"); done; done
+if [[ ${PARALLEL:-2} == 1 ]]; then  # one run at a time (the other core busy elsewhere)
+  for job in "${jobs[@]}"; do run $job; done
+  exit
+fi
 for ((i = 0; i < ${#jobs[@]}; i += 2)); do
   run ${jobs[i]} &
   if ((i + 1 < ${#jobs[@]})); then run ${jobs[i + 1]}; fi

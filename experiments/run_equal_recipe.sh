@@ -7,6 +7,7 @@
 # where it stopped.
 #
 #   bash experiments/run_equal_recipe.sh [RUNS] [MNIST_DIR]
+#   CORE=1 bash experiments/run_equal_recipe.sh   # both sweeps in turn on one core
 #
 # Finished runs' config.json and metrics.jsonl are kept in experiments/results/equal_recipe
 # (a session's runs/ does not outlive it): copied into RUNS first, so their points are
@@ -23,8 +24,15 @@ sweep() {  # sweep DATASET BETAS SEEDS [DATA_DIR]
   "$python" -m icvae beta-sweep --recipe --dataset="$1" --betas="$2" --seeds="$3" \
     --num_epochs=30 --runs="$runs/$1" ${4:+--data_dir=$4}
 }
-(taskset -c 1 bash -c "$(declare -f sweep); python=$python runs=$runs; \
-  sweep mnist 30 0,1,2 $mnist && sweep mnist 10 0,1 $mnist") > "$runs/sweep1.log" 2>&1 &
-(taskset -c 0 bash -c "$(declare -f sweep); python=$python runs=$runs; \
-  sweep fashion_mnist 30 0,1,2 && sweep mnist 100 0,1 $mnist") > "$runs/sweep2.log" 2>&1 &
+first="sweep mnist 30 0,1,2 $mnist && sweep mnist 10 0,1 $mnist"
+second="sweep fashion_mnist 30 0,1,2 && sweep mnist 100 0,1 $mnist"
+if [[ -n ${CORE:-} ]]; then  # CORE=N: both sweeps one after the other on core N
+  taskset -c "$CORE" bash -c "$(declare -f sweep); python=$python runs=$runs; $first; $second" \
+      > "$runs/sweep.log" 2>&1
+  exit
+fi
+(taskset -c 1 bash -c "$(declare -f sweep); python=$python runs=$runs; $first") \
+    > "$runs/sweep1.log" 2>&1 &
+(taskset -c 0 bash -c "$(declare -f sweep); python=$python runs=$runs; $second") \
+    > "$runs/sweep2.log" 2>&1 &
 wait
