@@ -19,6 +19,10 @@
 #                                                # recipe (beta-sweep --recipe), betas 10,30,100
 #                                                # x seeds 0,1,2, 30 epochs, each model's grid
 #                                                # one program; DATASETS as for figure3
+#   PART=fashion_levers bash benchmarks/gpu_session.sh # issue 31: each Fashion-MNIST lever
+#                                                # alone on IMAE's recipe (neighbours,
+#                                                # consistency, conv), seeds 0,1,2, 30 epochs
+#                                                # (experiments/fashion_levers.sh)
 #   PART=freeprior bash benchmarks/gpu_session.sh # InfoCatVAE section 11's free-prior claim at
 #                                                # 600 epochs: the recurrent free-prior CatVAE,
 #                                                # CatVAE and InfoCatVAE x seeds 0 1 2, each one
@@ -133,6 +137,16 @@ if [[ $PART == equal_recipe ]]; then
     find /tmp/equal_recipe/$dataset -name metrics.jsonl -o -name config.json \
         | tar -cf "$OUT/equal_recipe_${dataset}_runs.tar" -T - 2>/dev/null
   done
+fi
+if [[ $PART == fashion_levers ]]; then
+  # One run at a time (a run fills the GPU); a run cut by the timeout resumes from its last
+  # 5-epoch checkpoint on the next call of the same warm machine.
+  RUNS=/tmp/fashion_levers PARALLEL=1 PYTHON=python3 SEEDS=${SEEDS:-"0 1 2"} \
+      DATA_DIR=.gpu_data/fashion_mnist timeout ${LEVERS_TIMEOUT:-540} \
+      bash experiments/fashion_levers.sh 2>&1 | tail -n 20 > "$OUT/fashion_levers.log"
+  echo "fashion_levers exit ${PIPESTATUS[0]}" | tee -a "$OUT/fashion_levers.log"
+  find /tmp/fashion_levers -name metrics.jsonl -o -name config.json \
+      | tar -cf "$OUT/fashion_levers_runs.tar" -T - 2>/dev/null
 fi
 if [[ $PART == freeprior ]]; then
   workdirs=() seeds=${SEEDS:-0,1,2}

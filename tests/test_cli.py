@@ -133,4 +133,4 @@ def test_every_part_the_gpu_script_offers_is_handled():
   offered = set(re.findall(r'PART=(\w+) +bash benchmarks/gpu_session.sh', header))
   handled = set(re.findall(r'\[\[ \$PART == (\w+) \]\]', text))
   assert offered == handled == {'bench', 'table1', 'dsprites', 'figure3', 'equal_recipe',
-                                 'freeprior'}
+                                 'fashion_levers', 'freeprior'}
