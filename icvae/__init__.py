@@ -9,8 +9,11 @@ Layers, each importing only the ones above it in this list:
 - networks: `models` (Flax NNX);
 - objectives: `objectives` (one module per model family, and the registry);
 - the loop: `config`, `train`, `checkpoints`, `sweep`, `loop`;
-- reporting: `figures`, `report`;
-- `icvae.sklearn` (scikit-learn estimators; optional, import it yourself).
+- reporting: `figures`, `report`, `n2d` (N2D on a run's code);
+- `icvae.sklearn` (scikit-learn estimators; optional, import it yourself);
+- programs: `icvae.cli` (the `icvae` command).
+`tests/test_architecture.py` checks the order, that there are no import cycles and that no
+file is over 600 lines (those still over it may only shrink).
 """
 
 from icvae import likelihoods
