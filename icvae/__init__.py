@@ -6,7 +6,8 @@ Layers, each importing only the ones above it in this list:
   arrays), `dsprites` (draws dSprites), `augment` (random transforms of image batches, in jit),
   `examples` (the one rule for examples and labels), `tables`
   (CSV and Parquet), `files` (reads your own data);
-- networks: `models` (Flax NNX);
+- networks: `networks` (Flax NNX, one module per kind; `models`: the same names under the
+  older module);
 - objectives: `objectives` (one module per model family, and the registry);
 - the loop: `config`, `train`, `checkpoints`, `sweep`, `loop`;
 - reporting: `figures`, `report`, `n2d` (N2D on a run's code);
@@ -32,6 +33,7 @@ from icvae import files
 from icvae import dsprites
 from icvae import augment
 from icvae import models
+from icvae import networks
 from icvae import objectives
 from icvae import config
 from icvae import train
@@ -47,13 +49,13 @@ from icvae.loop import train_and_evaluate
 from icvae.loop import train_sweep
 from icvae.losses import CategoricalPosterior
 from icvae.losses import JointPosterior
-from icvae.models import CategoricalVAE
-from icvae.models import Classifier
-from icvae.models import JointCodeAutoencoder
-from icvae.models import gru_catvae
-from icvae.models import mlp_catvae
-from icvae.models import mlp_classifier
-from icvae.models import mlp_joint_code
+from icvae.networks import CategoricalVAE
+from icvae.networks import Classifier
+from icvae.networks import JointCodeAutoencoder
+from icvae.networks import gru_catvae
+from icvae.networks import mlp_catvae
+from icvae.networks import mlp_classifier
+from icvae.networks import mlp_joint_code
 from icvae.objectives import ModelFamily
 from icvae.objectives import Objective
 from icvae.objectives.catvae import InfoCatVAE

@@ -11,7 +11,7 @@ import types
 
 from icvae import data as data_lib
 from icvae import likelihoods
-from icvae import models
+from icvae import networks as networks_lib
 from icvae import objectives
 from icvae import settings as settings_lib
 from icvae.settings import Setting
@@ -106,8 +106,8 @@ GENERAL_SETTINGS = (
     Setting('model', 'infocatvae', 'The model family (see README: the registry).',
             architecture=True),
     Setting('network', 'mlp', 'The networks: ' + '; '.join(
-        f'{name}: {text}' for name, text in models.NETWORKS.items()) + '.',
-            choices=tuple(models.NETWORKS), architecture=True),
+        f'{name}: {text}' for name, text in networks_lib.NETWORKS.items()) + '.',
+            choices=tuple(networks_lib.NETWORKS), architecture=True),
     Setting('hidden_features', 400, 'Hidden width of the networks.',
             check=settings_lib.at_least(1), architecture=True),
     Setting('dropout_rate', 0.25, 'Dropout during training (never at evaluation).',

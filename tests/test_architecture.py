@@ -16,7 +16,7 @@ LAYERS = (
     ('math and data', {'likelihoods', 'priors', 'losses', 'information', 'disentanglement',
                        'vat', 'evaluation', 'metrics', 'settings', 'data', 'dsprites',
                        'augment', 'examples', 'tables', 'files'}),
-    ('networks', {'models'}),
+    ('networks', {'networks', 'models'}),
     ('objectives', {'objectives'}),
     ('training', {'config', 'train', 'checkpoints', 'sweep', 'loop'}),
     ('reporting', {'figures', 'report', 'n2d'}),
@@ -25,7 +25,7 @@ LAYERS = (
 )
 MAX_LINES = 600
 # Files over MAX_LINES today, with their size: they may shrink, not grow.
-STILL_OVER = {'models.py': 832, 'loop.py': 756, 'data.py': 664, 'checkpoints.py': 623}
+STILL_OVER = {'loop.py': 756, 'data.py': 664, 'checkpoints.py': 623}
 
 
 def _modules():
@@ -126,7 +126,7 @@ def test_the_graph_sees_lazy_and_from_imports():
   # The checks above are only as good as the graph: known edges must be in it.
   graph = _graph()
   assert 'dsprites' in graph['data']
-  assert 'models' in graph['cli.main']  # a lazy import inside a function
+  assert 'networks' in graph['cli.main']  # a lazy import inside a function
   assert 'objectives.registry' in graph['objectives.shared'] or 'objectives.registry' in graph[
       'objectives.catvae']
   assert 'n2d' in graph['cli.n2d']

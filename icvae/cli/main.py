@@ -55,13 +55,13 @@ COMMANDS = {
 def registries():
   """The models, datasets and networks that --model, --dataset and --network accept."""
   from icvae import data  # pylint: disable=g-import-not-at-top
-  from icvae import models
+  from icvae import networks as networks_lib
   from icvae import objectives
   objectives.load_plugins()
   return {
       'models': ', '.join(objectives.families()),
       'datasets': ', '.join(data.sources()),
-      'networks': ', '.join(models.NETWORKS),
+      'networks': ', '.join(networks_lib.NETWORKS),
   }
 
 

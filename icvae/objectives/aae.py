@@ -1,7 +1,7 @@
 """The adversarial autoencoder baseline of section 9 / Table 1 (Makhzani et al. 2016).
 
-The networks (`models.AdversarialAutoencoder`): a deterministic encoder x -> z and decoder
-z -> x with the networks of Table 2, and a discriminator on the code that pushes the
+The networks (`icvae.networks.AdversarialAutoencoder`): a deterministic encoder x -> z and
+decoder z -> x with the networks of Table 2, and a discriminator on the code that pushes the
 aggregate code distribution towards the prior N(0, I), the K = 1 case of Table 1.
 
 Two players, two parameter groups, two optimisers (`parameter_groups`): the autoencoder
@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from icvae import likelihoods
-from icvae import models
+from icvae import networks as networks_lib
 from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import shared
@@ -49,7 +49,7 @@ def binary_cross_entropy_from_logits(logits, real):
 
 @dataclasses.dataclass(frozen=True)
 class AdversarialAutoencoder(registry.Objective):
-  """The AAE objective on a `models.AdversarialAutoencoder` (see the module docstring)."""
+  """The AAE objective on an `icvae.networks.AdversarialAutoencoder` (see the module docstring)."""
   adversarial_weight: float = 10.0
   likelihood: Any = 'bernoulli'
 
@@ -112,7 +112,7 @@ AAE = registry.register(registry.ModelFamily(
     name='aae',
     description='the adversarial autoencoder baseline of Table 1 (K = 1, d = --delta)',
     settings=(shared.NUM_CATEGORIES, shared.DELTA, shared.LATENT_DIM, ADVERSARIAL_WEIGHT),
-    build_networks=lambda config: models.mlp_aae(
+    build_networks=lambda config: networks_lib.mlp_aae(
         latent_dim=config.num_categories * config.delta,
         input_shape=(math.prod(config.image_shape),),
         hidden_features=config.hidden_features, dropout_rate=config.dropout_rate,

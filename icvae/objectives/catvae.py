@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from icvae import augment
 from icvae import likelihoods
 from icvae import losses
-from icvae import models
+from icvae import networks as networks_lib
 from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import shared
@@ -130,7 +130,8 @@ def infocatvae_loss(key, x, posterior, decode_fn, classify_fn, prior_means, *, b
 
 @dataclasses.dataclass(frozen=True)
 class InfoCatVAE(registry.Objective):
-  """The CatVAE / InfoCatVAE objective on a `models.CategoricalVAE` (`infocatvae_loss`).
+  """The CatVAE / InfoCatVAE objective on an `icvae.networks.CategoricalVAE`
+  (`infocatvae_loss`).
 
   Attributes:
     beta_cont, beta_cat, beta_info: the weights of section 5. CatVAE is beta_info = 0;
@@ -267,25 +268,25 @@ def _validate(values):
 
 def build_networks(config):
   """The Table 2 MLP (network 'mlp'), the Table 3 GRU (network 'gru', image rows as steps)
-  or the conv networks (network 'conv', `models.conv_catvae`) `CategoricalVAE`."""
+  or the conv networks (network 'conv', `icvae.networks.conv_catvae`) `CategoricalVAE`."""
   shape = config.image_shape
   if config.network == 'conv':
-    return models.conv_catvae(num_categories=config.num_categories, delta=config.delta,
-                              prior_scale=config.prior_scale, image_shape=shape,
-                              learned_prior=config.learned_prior, seed=config.seed)
+    return networks_lib.conv_catvae(num_categories=config.num_categories, delta=config.delta,
+                                    prior_scale=config.prior_scale, image_shape=shape,
+                                    learned_prior=config.learned_prior, seed=config.seed)
   if config.network == 'gru':
-    return models.gru_catvae(num_categories=config.num_categories, delta=config.delta,
-                             prior_scale=config.prior_scale,
-                             sequence_shape=(shape[0], math.prod(shape[1:])),
-                             hidden_features=config.hidden_features,
-                             learned_prior=config.learned_prior, seed=config.seed)
-  return models.mlp_catvae(num_categories=config.num_categories, delta=config.delta,
-                           prior_scale=config.prior_scale,
-                           input_shape=(math.prod(config.image_shape),),
-                           hidden_features=config.hidden_features,
-                           dropout_rate=config.dropout_rate,
-                           learned_prior=config.learned_prior, seed=config.seed,
-                           compute_dtype=config.compute_dtype)
+    return networks_lib.gru_catvae(num_categories=config.num_categories, delta=config.delta,
+                                   prior_scale=config.prior_scale,
+                                   sequence_shape=(shape[0], math.prod(shape[1:])),
+                                   hidden_features=config.hidden_features,
+                                   learned_prior=config.learned_prior, seed=config.seed)
+  return networks_lib.mlp_catvae(num_categories=config.num_categories, delta=config.delta,
+                                 prior_scale=config.prior_scale,
+                                 input_shape=(math.prod(config.image_shape),),
+                                 hidden_features=config.hidden_features,
+                                 dropout_rate=config.dropout_rate,
+                                 learned_prior=config.learned_prior, seed=config.seed,
+                                 compute_dtype=config.compute_dtype)
 
 
 def build_objective(config, beta_info=None):

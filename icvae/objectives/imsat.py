@@ -22,9 +22,9 @@ Choices, from the published code (github.com/weihua916/imsat, `imsat_cluster.py`
   radii and xi stay in [0, 1] units and every perturbation is the code's exactly.
 - The KL's target p(y|x) is the clean pass's, held fixed (`vat.vat_loss`); the perturbed
   passes normalise with their own batch's statistics and leave the running averages
-  alone; the clean pass updates them (`models.BatchNormTrunk`), as the code's `call_bn`.
+  alone; the clean pass updates them (`icvae.networks.BatchNormTrunk`), as the code's `call_bn`.
 - Network d-1200-1200-K, batch norm and ReLU, IMSAT's Chainer initialisation
-  (`--initialization=imsat`, `models.kernel_initializer`), Adam 2e-3, batch 250, 50 epochs
+  (`--initialization=imsat`, `icvae.networks.kernel_initializer`), Adam 2e-3, batch 250, 50 epochs
   (`mnist_imsat.flags`); training and the reported accuracy on all 70,000 images
   (`--protocol=all`), or icvae's protocol (train on 60,000, report the 10,000 test images).
 - The entropies take exact logs (log_softmax) where the code adds 1e-8 inside them.
@@ -43,7 +43,7 @@ import jax.numpy as jnp
 
 from icvae import augment
 from icvae import information
-from icvae import models
+from icvae import networks as networks_lib
 from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import shared
@@ -158,17 +158,18 @@ class IMSAT(registry.Objective):
 
 
 def build_networks(config):
-  """IMSAT's MLP (`models.mlp_classifier`): two hidden layers of --hidden_features."""
+  """IMSAT's MLP (`icvae.networks.mlp_classifier`): two hidden layers of --hidden_features."""
   width = config.hidden_features
   if config.network == 'conv':
-    return models.conv_classifier(num_categories=config.num_categories,
-                                  image_shape=config.image_shape,
-                                  input_scaling=config.input_scaling,
-                                  initialization=config.initialization, seed=config.seed)
-  return models.mlp_classifier(num_categories=config.num_categories,
-                               input_shape=(math.prod(config.image_shape),),
-                               hidden_sizes=(width, width), input_scaling=config.input_scaling,
-                               initialization=config.initialization, seed=config.seed)
+    return networks_lib.conv_classifier(num_categories=config.num_categories,
+                                        image_shape=config.image_shape,
+                                        input_scaling=config.input_scaling,
+                                        initialization=config.initialization, seed=config.seed)
+  return networks_lib.mlp_classifier(num_categories=config.num_categories,
+                                     input_shape=(math.prod(config.image_shape),),
+                                     hidden_sizes=(width, width),
+                                     input_scaling=config.input_scaling,
+                                     initialization=config.initialization, seed=config.seed)
 
 
 def build_objective(config):

@@ -1,5 +1,5 @@
 """What IMAE and its peers (β-VAE, InfoVAE, JointVAE) share: a categorical code y and a
-factorial Gaussian code z from one encoder (`models.JointCodeAutoencoder`, IMAE Table 1),
+factorial Gaussian code z from one encoder (`icvae.networks.JointCodeAutoencoder`, IMAE Table 1),
 a decoder p(x|y, z), the code statistics every one of them is written in, and VAT.
 
 Each family is one module (`imae`, `beta_vae`, `info_vae`, `joint_vae`) that subclasses
@@ -42,7 +42,7 @@ from icvae import data as data_lib
 from icvae import information
 from icvae import likelihoods
 from icvae import losses
-from icvae import models
+from icvae import networks as networks_lib
 from icvae.objectives import registry
 from icvae import settings as settings_lib
 from icvae.objectives import shared
@@ -277,30 +277,33 @@ def build_networks(config):
   MNIST, Fashion-MNIST (Table 1): 784 -> 500 BN ReLU -> 500 BN ReLU -> (mu, log sigma^2 of
   z; logits of y); (y, z) -> 500 -> 500 -> 784; with --classifier_features=F the logits of y
   come from a network of their own, 784 -> F BN ReLU -> F BN ReLU -> K. dSprites (Table 2,
-  `models.mlp_joint_code_dsprites`): 4096 -> 1200 x 3 -> heads; (y, z) -> 1200 x 3 -> 4096,
+  `icvae.networks.mlp_joint_code_dsprites`): 4096 -> 1200 x 3 -> heads; (y, z) -> 1200 x 3 -> 4096,
   no batch norm.
   """
   width = config.hidden_features
   input_shape = (math.prod(config.image_shape),)
   if config.network == 'conv':
-    return models.conv_joint_code(num_categories=config.num_categories,
-                                  latent_dim=config.continuous_dim,
-                                  image_shape=config.image_shape,
-                                  input_scaling=config.input_scaling,
-                                  initialization=config.initialization,
-                                  classifier=bool(config.classifier_features), seed=config.seed)
+    return networks_lib.conv_joint_code(num_categories=config.num_categories,
+                                        latent_dim=config.continuous_dim,
+                                        image_shape=config.image_shape,
+                                        input_scaling=config.input_scaling,
+                                        initialization=config.initialization,
+                                        classifier=bool(config.classifier_features),
+                                        seed=config.seed)
   if data_lib.get_source(config.dataset).paper_networks == 'imae_table2':
-    return models.mlp_joint_code_dsprites(num_categories=config.num_categories,
-                                          latent_dim=config.continuous_dim,
-                                          input_shape=input_shape, width=width,
-                                          seed=config.seed)
+    return networks_lib.mlp_joint_code_dsprites(num_categories=config.num_categories,
+                                                latent_dim=config.continuous_dim,
+                                                input_shape=input_shape, width=width,
+                                                seed=config.seed)
   classifier = config.classifier_features
-  return models.mlp_joint_code(num_categories=config.num_categories,
-                               latent_dim=config.continuous_dim, input_shape=input_shape,
-                               hidden_sizes=(width, width), input_scaling=config.input_scaling,
-                               initialization=config.initialization,
-                               classifier_sizes=(classifier, classifier) if classifier else None,
-                               seed=config.seed)
+  return networks_lib.mlp_joint_code(num_categories=config.num_categories,
+                                     latent_dim=config.continuous_dim,
+                                     input_shape=input_shape, hidden_sizes=(width, width),
+                                     input_scaling=config.input_scaling,
+                                     initialization=config.initialization,
+                                     classifier_sizes=((classifier, classifier) if classifier
+                                                       else None),
+                                     seed=config.seed)
 
 
 def objective_options(config):

@@ -15,7 +15,7 @@ import numpy as np
 
 from icvae import augment
 from icvae import data as data_lib
-from icvae import models
+from icvae import networks as networks_lib
 from icvae import settings as settings_lib
 from icvae import vat
 from icvae.settings import Setting
@@ -33,16 +33,17 @@ LATENT_DIM = Setting('latent_dim', 0, 'd; if set, must be a multiple of --num_ca
 MARGINAL_ENTROPY_WEIGHT = Setting('marginal_entropy_weight', 1.0, 'mu: the information term '
                                   'of y is mu H(y) - H(y|x) (IMAE: 1, i.e. I(x; y); IMSAT: '
                                   '4).', check=settings_lib.non_negative)
-# The encoder's input and initialisation (`models.INPUT_SCALINGS`, `models.INITIALIZATIONS`),
-# for the families whose encoder is a batch-normalised MLP trunk (IMSAT, IMAE and its peers).
+# The encoder's input and initialisation (`icvae.networks.INPUT_SCALINGS`,
+# `icvae.networks.INITIALIZATIONS`), for the families whose encoder is a batch-normalised MLP
+# trunk (IMSAT, IMAE and its peers).
 INPUT_SCALING = Setting('input_scaling', 'unit', 'How the encoder sees pixels x in [0, 1]: '
                         'unit: as they are; imsat: 255/128 x - 1 (IMSAT\'s published code). '
                         'VAT radii and --vat_xi stay in [0, 1] units.',
-                        choices=tuple(models.INPUT_SCALINGS), inert='unit')
+                        choices=tuple(networks_lib.INPUT_SCALINGS), inert='unit')
 INITIALIZATION = Setting('initialization', 'lecun', "The encoder's weights: lecun: Flax's "
                          "default (variance 1/fan_in); imsat: IMSAT's Chainer N(0, w/fan_in), "
                          "w = 0.1 hidden, 1e-4 output layer.",
-                         choices=models.INITIALIZATIONS, inert='lecun')
+                         choices=networks_lib.INITIALIZATIONS, inert='lecun')
 ENCODER_SETTINGS = (INPUT_SCALING, INITIALIZATION)
 
 # Virtual adversarial training on p(y|x) (IMAE eq. 11), for every model with a categorical
