@@ -220,14 +220,16 @@ class InfoCatVAE(registry.Objective):
       penalty, smoothness = shared.vat_term(self, vat_key, batch, classify, epsilon=epsilon)
       loss = loss + penalty
       terms = dict(terms, vat=smoothness)
+    if shared.consistency_on(self) or shared.neighbour_on(self):
+      clean_logits = classify(batch)  # one pass for both terms
     if shared.consistency_on(self):
       penalty, divergence = shared.consistency_term(
-          self, jax.random.fold_in(vat_key, 1), batch, classify, clean_logits=classify(batch))
+          self, jax.random.fold_in(vat_key, 1), batch, classify, clean_logits=clean_logits)
       loss = loss + penalty
       terms = dict(terms, consistency=divergence)
     if shared.neighbour_on(self):
       penalty, disagreement = shared.neighbour_term(
-          self, jax.random.fold_in(vat_key, 2), neighbours, classify, classify(batch))
+          self, jax.random.fold_in(vat_key, 2), neighbours, classify, clean_logits)
       loss = loss + penalty
       terms = dict(terms, neighbour=disagreement)
     return loss, dict(terms, loss=loss)
