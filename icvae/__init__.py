@@ -2,15 +2,19 @@
 
 Layers, each importing only the ones above it in this list:
 - math and data: `likelihoods`, `priors`, `losses`, `information`, `disentanglement`, `vat`,
-  `evaluation`, `metrics`, `settings` (pure); `data` (the registry of datasets and their
-  arrays), `dsprites` (draws dSprites), `augment` (random transforms of image batches, in jit),
-  `examples` (the one rule for examples and labels), `tables`
-  (CSV and Parquet), `files` (reads your own data);
+  `evaluation`, `metrics`, `settings` (pure); `idx` (the IDX files: sources, downloads,
+  validation), `data` (the registry of datasets and their arrays), `dsprites` (draws
+  dSprites), `augment` (random transforms of image batches, in jit), `examples` (the one
+  rule for examples and labels), `tables` (CSV and Parquet), `files` (reads your own data),
+  `preparation` (a dataset as a run trains on it);
 - networks: `networks` (Flax NNX, one module per kind; `models`: the same names under the
   older module);
 - objectives: `objectives` (one module per model family, and the registry);
-- the loop: `config`, `train`, `checkpoints`, `sweep`, `loop`;
-- reporting: `figures`, `report`, `n2d` (N2D on a run's code);
+- training: `config`, `workdir` (lock, writers, Ctrl-C), `train`, `checkpoints` (Orbax),
+  `inference` (`load_model`), `sweep`;
+- evaluation: `figures`, `evaluators` (one module per report section, and the registry);
+- the loop: `loop` (`train_and_evaluate`, `train_sweep`);
+- reporting: `report` (`evaluate_run`), `n2d` (N2D on a run's code);
 - `icvae.sklearn` (scikit-learn estimators; optional, import it yourself);
 - programs: `icvae.cli` (the `icvae` command).
 `tests/test_architecture.py` checks the order, that there are no import cycles and that no
@@ -26,10 +30,12 @@ from icvae import disentanglement
 from icvae import vat
 from icvae import evaluation
 from icvae import settings
+from icvae import idx
 from icvae import data
 from icvae import examples
 from icvae import tables
 from icvae import files
+from icvae import preparation
 from icvae import dsprites
 from icvae import augment
 from icvae import models
@@ -38,11 +44,14 @@ from icvae import objectives
 from icvae import config
 from icvae import train
 from icvae import checkpoints
+from icvae import workdir
+from icvae import inference
 from icvae import sweep
 from icvae import loop
 from icvae import figures
+from icvae import evaluators
 from icvae import report
-from icvae.checkpoints import load_model
+from icvae.inference import load_model
 from icvae.config import RunConfig
 from icvae.figures import decode_mean
 from icvae.loop import train_and_evaluate

@@ -17,12 +17,8 @@ import functools
 import json
 import logging
 import math
-import os
 import pathlib
-import signal
-import socket
 import sys
-import threading
 import time
 
 import jax
@@ -30,163 +26,23 @@ import jax.numpy as jnp
 import numpy as np
 
 from icvae import checkpoints
-from icvae import config as config_lib
 from icvae import data as data_lib
-from icvae import examples as examples_lib
-from icvae import files
-from icvae import metrics as metrics_lib
+from icvae import evaluators
+from icvae import preparation
 from icvae import settings as settings_lib
 from icvae import sweep as sweep_lib
-from icvae import tables
 from icvae import train
+from icvae import workdir as workdir_lib
 
 log = logging.getLogger('icvae')
 
-
-class ExperimentError(Exception):
-  """A run cannot start or continue; the message says why and what to do."""
-
-
-class Stopped(Exception):
-  """Training was stopped by Ctrl-C; `epoch` is the last finished (and saved) epoch."""
-
-  def __init__(self, epoch, workdir):
-    self.epoch = epoch
-    if epoch:
-      message = f'stopped after epoch {epoch}; run the same command to resume.'
-    else:
-      message = 'stopped before the first epoch finished; nothing was saved.'
-    super().__init__(message)
-    self.workdir = workdir
-
-
-def _jsonable(value):
-  return float(value) if isinstance(value, (np.floating, jax.Array)) else value
-
-
-def write_atomically(path, text):
-  """Writes `text` to `path` through a temporary file, so a kill never leaves half a file."""
-  path = pathlib.Path(path)
-  temporary = path.with_name(path.name + '.tmp')
-  temporary.write_text(text)
-  os.replace(temporary, path)
-
-
-def _epoch_of(line):
-  """The epoch of a metrics.jsonl line, or None for a line cut short by a kill."""
-  try:
-    return json.loads(line)['epoch']
-  except (ValueError, KeyError, TypeError):
-    return None
-
-
-class Writers:
-  """metrics.jsonl + TensorBoard events in the workdir, both cut back to `resume_epoch`."""
-
-  def __init__(self, workdir, resume_epoch, steps_per_epoch):
-    self._path = pathlib.Path(workdir) / 'metrics.jsonl'
-    if self._path.exists():  # drop epochs the resumed run will redo (after a kill)
-      lines = [(line, _epoch_of(line))
-               for line in self._path.read_text().splitlines() if line.strip()]
-      kept = [line for line, epoch in lines if epoch is not None and epoch <= resume_epoch]
-      if any(epoch is None for _, epoch in lines):
-        log.warning('%s: dropped a line that is not a metrics record (cut short by a kill?)',
-                    self._path)
-      write_atomically(self._path, ''.join(line + '\n' for line in kept))
-    from tensorboardX import SummaryWriter
-    tensorboard = pathlib.Path(workdir) / 'tensorboard'
-    # TensorBoard hides events at or after purge_step from earlier files: the epochs redone.
-    purge_step = resume_epoch * steps_per_epoch + 1 if tensorboard.exists() else None
-    self._tb = SummaryWriter(str(tensorboard), purge_step=purge_step)
-
-  def write(self, epoch, step, scalars):
-    record = {'epoch': epoch, 'step': step, **{k: _jsonable(v) for k, v in scalars.items()}}
-    with open(self._path, 'a') as f:
-      f.write(json.dumps(record) + '\n')
-    for name, value in scalars.items():
-      if isinstance(value, (int, float)):
-        self._tb.add_scalar(name, value, step)
-    self._tb.flush()
-
-  def close(self):
-    self._tb.close()
-
-
-def is_writer():
-  """Whether this process writes the workdir's files (config, metrics, events, lock): the
-  only process, or process 0 of a `jax.distributed` launch. Orbax saves from every process."""
-  return jax.process_index() == 0
-
-
-class _NoWriters:
-  """The writers of a process that writes nothing (not process 0)."""
-
-  def write(self, epoch, step, scalars):
-    del epoch, step, scalars
-
-  def close(self):
-    pass
-
-
-class WorkdirLock:
-  """An exclusive lock on a workdir (`.lock`, flock): one training process at a time.
-
-  The lock file records the holder's pid, host and command; the operating system releases
-  the lock when the holder exits, however it exits.
-  """
-
-  def __init__(self, workdir):
-    self.path = pathlib.Path(workdir) / '.lock'
-    self._file = None
-
-  def __enter__(self):
-    import fcntl
-    self._file = open(self.path, 'a+')
-    try:
-      fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-      self._file.seek(0)
-      holder = self._file.read().strip() or 'another process'
-      self._file.close()
-      raise ExperimentError(f'{self.path.parent} is in use by {holder}. Wait for it to '
-                            'finish (or stop it), or use another --workdir.') from None
-    self._file.seek(0)
-    self._file.truncate()
-    self._file.write(f'process {os.getpid()} on {socket.gethostname()} '
-                     f'({" ".join(sys.argv) or "python"})\n')
-    self._file.flush()
-    return self
-
-  def __exit__(self, *exc):
-    self._file.close()  # releases the flock
-    return False
-
-
-class StopRequest:
-  """Turns the first Ctrl-C (SIGINT) into a flag that the loop polls; a second one
-  interrupts at once (KeyboardInterrupt). Only installed in the main thread."""
-
-  def __init__(self):
-    self.requested = False
-    self._previous = None
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      self._previous = signal.signal(signal.SIGINT, self._handle)
-    return self
-
-  def _handle(self, signum, frame):
-    del signum, frame
-    if self.requested:
-      raise KeyboardInterrupt
-    self.requested = True
-    log.warning('Ctrl-C: stopping (press it again to quit without saving)')
-
-  def __exit__(self, *exc):
-    if self._previous is not None:
-      signal.signal(signal.SIGINT, self._previous)
-    return False
-
+# The workdir's pieces live in `icvae.workdir`; these names stay importable from here.
+ExperimentError = workdir_lib.ExperimentError
+Stopped = workdir_lib.Stopped
+WorkdirLock = workdir_lib.WorkdirLock
+check_workdir_config = workdir_lib.check_workdir_config
+is_writer = workdir_lib.is_writer
+write_atomically = workdir_lib.write_atomically
 
 def _wait(arrays, stop):
   """Waits until `arrays` are computed, polling `stop`; False when a stop was requested."""
@@ -196,27 +52,6 @@ def _wait(arrays, stop):
       return False
     time.sleep(0.02)
   return not stop.requested
-
-
-def check_workdir_config(workdir, config):
-  """Refuses a workdir whose run was made with other settings (raises ExperimentError)."""
-  path = pathlib.Path(workdir) / 'config.json'
-  if not path.exists():
-    return
-  try:
-    saved = json.loads(path.read_text())
-  except ValueError as e:
-    raise ExperimentError(f'{path} is not valid JSON ({e}): fix or delete it (the '
-                          'checkpoints hold the run\'s settings too), or use another '
-                          '--workdir.') from e
-  try:
-    diff = config_lib.differences(saved, config, config_lib.resumable_settings())
-  except config_lib.NewerFormatError as e:
-    raise ExperimentError(f'{path}: {e}') from e
-  if diff:
-    lines = ', '.join(f'--{k}: workdir has {a!r}, flags say {b!r}' for k, (a, b) in diff.items())
-    raise ExperimentError(f'{workdir} holds a run with other settings ({lines}). Use another '
-                          '--workdir, or the same flags to resume it.')
 
 
 def _progress_bar(config, start_epoch):
@@ -447,46 +282,25 @@ def prepare_data(config, dataset=None, workdir=None):
   """
   if dataset is None:
     dataset = data_lib.load_for(config)
-  dataset = dataset._replace(
-      train_images=examples_lib.checked_examples(dataset.train_images, 'the training examples'),
-      test_images=examples_lib.checked_examples(dataset.test_images, 'the test examples'))
+  dataset = preparation.checked(dataset)
   config = _with_shape_of(config, dataset)
   if workdir:
     check_workdir_config(workdir, config)
-    dataset = _with_columns_of(workdir, dataset)
-  dataset = data_lib.with_protocol(dataset, config.protocol, config.dataset)
-  for split, images in (('training', dataset.train_images), ('test', dataset.test_images)):
-    try:
-      examples_lib.check_likelihood_range(images, config.likelihood_name,
-                                          f'the {split} examples')
-    except data_lib.DataError as e:
-      raise ExperimentError(str(e)) from e
+    saved = checkpoints.read_data_description(workdir).get('feature_names', ())
+    dataset = preparation.with_columns(dataset, saved, f'--data (resuming {workdir})')
+  try:
+    dataset = preparation.split_and_check(dataset, config.protocol, config.dataset,
+                                          config.likelihood_name)
+  except data_lib.DataError as e:
+    raise ExperimentError(str(e)) from e
   statistics = None
   if config.standardized:
-    statistics = (checkpoints.read_statistics(workdir)
-                  or files.statistics(dataset.train_images))
     try:
-      dataset = dataset._replace(
-          train_images=files.standardize(dataset.train_images, statistics),
-          test_images=files.standardize(dataset.test_images, statistics))
+      dataset, statistics = preparation.standardized(dataset,
+                                                     checkpoints.read_statistics(workdir))
     except data_lib.DataError as e:
       raise ExperimentError(f'{workdir}: {e}') from e
   return config, dataset, statistics
-
-
-def _with_columns_of(workdir, dataset):
-  """`dataset` with a table's columns in the order the workdir's run was trained on."""
-  saved = checkpoints.read_data_description(workdir)
-  expected = tuple(saved.get('feature_names', ()))
-  if not expected or not dataset.feature_names:
-    return dataset
-  where = f'--data (resuming {workdir})'
-  return dataset._replace(
-      train_images=tables.align_columns(dataset.train_images, dataset.feature_names,
-                                        expected, where),
-      test_images=tables.align_columns(dataset.test_images, dataset.feature_names, expected,
-                                       where),
-      feature_names=expected)
 
 
 def _shared_or_stacked(run_data):
@@ -647,9 +461,9 @@ def _train_epochs(runs, state, epoch_fn, evaluate_fn, dataset, num_clusters, sta
   steps_per_epoch = len(dataset.train_images) // config.batch_size
   examples = steps_per_epoch * config.batch_size
   for run in runs:
-    run.writers = (Writers(run.workdir, start_epoch, steps_per_epoch) if is_writer()
-                   else _NoWriters())
-  stop = StopRequest()
+    run.writers = (workdir_lib.Writers(run.workdir, start_epoch, steps_per_epoch) if is_writer()
+                   else workdir_lib.NoWriters())
+  stop = workdir_lib.StopRequest()
   bar = _progress_bar(config, start_epoch)
   take = (lambda tree, i: sweep_lib.unstack(tree, i)) if stacked else (lambda tree, i: tree)
   try:
@@ -746,11 +560,7 @@ def _log_epoch(epoch, num_epochs, seconds, lines, stacked, examples_per_second):
 
 
 def _test_scalars(test_metrics, clusters, dataset, num_clusters):
-  """test/* scalars: the objective's evaluation terms and, with a categorical code, the
-  clustering accuracy (Hungarian matching) against the labels."""
+  """test/* scalars of one evaluation: those of the registered evaluators
+  (`icvae.evaluators.epoch_scalars`: the objective's terms and the clustering accuracy)."""
   test_metrics, clusters = train.fetch((test_metrics, clusters))
-  scalars = {f'test/{k}': float(v) for k, v in test_metrics.items()}
-  if clusters is not None and dataset.labelled:
-    scalars['test/clustering_accuracy'] = metrics_lib.clustering_accuracy(
-        clusters, dataset.test_labels, num_clusters, dataset.num_classes)
-  return scalars
+  return evaluators.epoch_scalars(test_metrics, clusters, dataset, num_clusters)

@@ -29,10 +29,10 @@ import time
 
 import numpy as np
 
-from icvae import checkpoints
 from icvae import data as data_lib
-from icvae import loop
+from icvae import inference
 from icvae import metrics as metrics_lib
+from icvae import workdir as workdir_lib
 
 log = logging.getLogger('icvae')
 
@@ -114,7 +114,7 @@ def evaluate_n2d(workdir, code='z', *, seed=0, neighbors=20, data_dir=None,
   """
   if code not in CODES:
     raise ValueError(f'--code={code}: must be one of {", ".join(CODES)}.')
-  loaded = checkpoints.load_model(workdir)
+  loaded = inference.load_model(workdir)
   config = loaded.config
   if data_dir:
     config = config.replace(data_dir=str(data_dir))
@@ -147,5 +147,5 @@ def evaluate_n2d(workdir, code='z', *, seed=0, neighbors=20, data_dir=None,
   }
   out = pathlib.Path(workdir) / 'eval'
   out.mkdir(exist_ok=True)
-  loop.write_atomically(out / f'n2d_{code}.json', json.dumps(report, indent=2))
+  workdir_lib.write_atomically(out / f'n2d_{code}.json', json.dumps(report, indent=2))
   return report

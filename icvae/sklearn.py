@@ -64,9 +64,11 @@ from icvae import checkpoints
 from icvae import config as config_lib
 from icvae import data as data_lib
 from icvae import examples as examples_lib
+from icvae import inference
 from icvae import information
 from icvae import loop
 from icvae import metrics
+from icvae import workdir as workdir_lib
 
 
 class _IcvaeClustering(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
@@ -163,9 +165,9 @@ class _IcvaeClustering(ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transforme
       state = loop.train_and_evaluate(config, dataset, devices=jax.local_devices()[:1])
       saved = checkpoints.read_config(folder)  # the run's config, as a workdir holds it
       graphdef, _, _ = checkpoints.new_state(saved)
-      self.model_ = checkpoints.model_of_state(saved, graphdef, jax.device_get(state),
+      self.model_ = inference.model_of_state(saved, graphdef, jax.device_get(state),
                                                saved.num_epochs, folder)
-    except (config_lib.SettingError, loop.ExperimentError, data_lib.DataError,
+    except (config_lib.SettingError, workdir_lib.ExperimentError, data_lib.DataError,
             checkpoints.CheckpointError) as e:
       raise ValueError(str(e)) from e
     finally:
@@ -217,7 +219,7 @@ class _IcvaeClustering(ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transforme
   def __setstate__(self, state):
     state = dict(state)
     if isinstance(state.get('model_'), dict):
-      state['model_'] = checkpoints.LoadedModel.from_arrays(state['model_'])
+      state['model_'] = inference.LoadedModel.from_arrays(state['model_'])
     self.__dict__.update(state)
 
   def __sklearn_tags__(self):

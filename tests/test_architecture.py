@@ -14,18 +14,20 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'icvae'
 # its first component under icvae/ (objectives.shared -> objectives).
 LAYERS = (
     ('math and data', {'likelihoods', 'priors', 'losses', 'information', 'disentanglement',
-                       'vat', 'evaluation', 'metrics', 'settings', 'data', 'dsprites',
-                       'augment', 'examples', 'tables', 'files'}),
+                       'vat', 'evaluation', 'metrics', 'settings', 'idx', 'data', 'dsprites',
+                       'augment', 'examples', 'tables', 'files', 'preparation'}),
     ('networks', {'networks', 'models'}),
     ('objectives', {'objectives'}),
-    ('training', {'config', 'train', 'checkpoints', 'sweep', 'loop'}),
-    ('reporting', {'figures', 'report', 'n2d'}),
+    ('training', {'config', 'workdir', 'train', 'checkpoints', 'inference', 'sweep'}),
+    ('evaluation', {'figures', 'evaluators'}),
+    ('loop', {'loop'}),
+    ('reporting', {'report', 'n2d'}),
     ('estimators', {'sklearn'}),
     ('programs', {'cli', '__init__', '__main__'}),
 )
 MAX_LINES = 600
 # Files over MAX_LINES today, with their size: they may shrink, not grow.
-STILL_OVER = {'loop.py': 756, 'data.py': 664, 'checkpoints.py': 623}
+STILL_OVER = {}
 
 
 def _modules():

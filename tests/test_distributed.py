@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from icvae import checkpoints
+from icvae import inference
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = ROOT / 'experiments' / 'flags' / 'mnist_smoke.flags'
@@ -36,7 +36,7 @@ def _command(workdir, mnist_dir, *extra):
 
 
 def _params(workdir, epoch):
-  loaded = checkpoints.load_model(workdir)  # as a user loads it, on one process
+  loaded = inference.load_model(workdir)  # as a user loads it, on one process
   assert loaded.epoch == epoch
   return jax.tree.map(np.asarray, loaded.state)
 

@@ -14,7 +14,7 @@ FASHION_MNIST = pathlib.Path('/usr/share/datasets/fashion-mnist')
 
 
 GUIDES = ROOT / 'docs' / 'guides'
-RUN_PAGES = ('library.md', 'objective.md', 'own-data.md')  # their python blocks run alone
+RUN_PAGES = ('library.md', 'objective.md', 'metric.md', 'own-data.md')  # their python blocks run alone
 
 
 def _python_blocks():

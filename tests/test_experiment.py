@@ -23,6 +23,7 @@ import icvae
 from icvae import checkpoints
 from icvae import config as config_lib
 from icvae import data
+from icvae import inference
 from icvae import loop
 from icvae import report as report_lib
 from icvae import train
@@ -193,7 +194,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
   with pytest.raises(data.DataError, match='the training examples: value nan'):
     loop.train_and_evaluate(fakes.tiny_config(tmp_path, num_epochs=3), bad)
   # ... so, to make the loss non-finite as a diverging run would, the data check is skipped.
-  monkeypatch.setattr(loop.examples_lib, 'checked_examples', lambda x, where: x)
+  monkeypatch.setattr(icvae.examples, 'checked_examples', lambda x, where: x)
   with pytest.raises(loop.ExperimentError, match='epoch 3'):
     loop.train_and_evaluate(fakes.tiny_config(tmp_path, num_epochs=3), bad)
   assert sorted(int(p.name) for p in (tmp_path / 'checkpoints').iterdir()
@@ -335,7 +336,7 @@ def test_evaluate_writes_every_figure_and_a_finite_report(tmp_path):
   assert saved['test']['iwae_bound'] >= saved['test']['elbo'] - 1.0
   # On the trained model, the bound rises with S and S = 200 is above the exact-KL ELBO.
   from icvae import evaluation
-  model = checkpoints.load_model(workdir).model
+  model = inference.load_model(workdir).model
   x = jnp.asarray(data.as_flat(dataset.test_images))
   posterior = model.encode(x)
   bounds = [float(jnp.mean(evaluation.importance_weighted_bound(
@@ -350,15 +351,15 @@ def test_evaluate_writes_every_figure_and_a_finite_report(tmp_path):
 
 def test_evaluate_refuses_missing_and_foreign_workdirs(tmp_path):
   with pytest.raises(checkpoints.CheckpointError, match='no such folder'):
-    checkpoints.load_model(tmp_path / 'missing')
+    inference.load_model(tmp_path / 'missing')
   (tmp_path / 'empty').mkdir()
   with pytest.raises(checkpoints.CheckpointError, match='not the workdir'):
-    checkpoints.load_model(tmp_path / 'empty')
+    inference.load_model(tmp_path / 'empty')
   foreign = tmp_path / 'foreign'
   foreign.mkdir()
   (foreign / 'config.json').write_text('{"learning_rate": 0.1, "optimizer": "sgd"}')
   with pytest.raises(checkpoints.CheckpointError, match='not an icvae configuration'):
-    checkpoints.load_model(foreign)
+    inference.load_model(foreign)
   # A checkpoint whose config.json was edited to another architecture.
   dataset = fakes.tiny_dataset()
   run = tmp_path / 'run'
@@ -367,7 +368,7 @@ def test_evaluate_refuses_missing_and_foreign_workdirs(tmp_path):
   config['hidden_features'] = 32
   (run / 'config.json').write_text(json.dumps(config))
   with pytest.raises(checkpoints.CheckpointError, match='does not fit|other settings'):
-    checkpoints.load_model(run)
+    inference.load_model(run)
 
 
 def test_evaluate_binary_reports_a_missing_workdir(tmp_path):
@@ -430,7 +431,7 @@ def test_workdir_from_before_a_new_setting_still_resumes_and_evaluates(tmp_path)
     del saved[key]  # format 1: no format_version key
   config_path.write_text(json.dumps(saved))
   loop.train_and_evaluate(fakes.tiny_config(workdir, model='catvae', num_epochs=2), dataset)
-  loaded = checkpoints.load_model(workdir)
+  loaded = inference.load_model(workdir)
   assert loaded.epoch == 2 and loaded.config.network == 'mlp'
   assert loaded.objective.beta_info == 0.0
 
@@ -448,6 +449,6 @@ def test_workdir_of_a_newer_format_is_refused_saying_to_upgrade(tmp_path):
   with pytest.raises(loop.ExperimentError, match='newer icvae.*Upgrade icvae'):
     loop.train_and_evaluate(fakes.tiny_config(workdir, model='catvae', num_epochs=2), dataset)
   with pytest.raises(checkpoints.CheckpointError, match='newer icvae.*Upgrade icvae'):
-    checkpoints.load_model(workdir)
+    inference.load_model(workdir)
   assert sorted(p.name for p in (workdir / 'checkpoints').iterdir()) == before
   assert json.loads(config_path.read_text()) == saved

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import icvae
-from icvae import checkpoints
+from icvae import inference
 from icvae import loop
 from icvae import objectives
 from icvae import settings
@@ -95,7 +95,7 @@ def test_a_resumed_run_keeps_its_optimiser_and_schedule(tmp_path):
   for got, want in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(final.params)):
     np.testing.assert_array_equal(got, want)
   # The schedule's count is in the checkpoint: 4 steps per epoch, 3 epochs.
-  loaded = checkpoints.load_model(split)
+  loaded = inference.load_model(split)
   counts = [int(leaf) for leaf in jax.tree.leaves(loaded.state.opt_state)
             if jnp.ndim(leaf) == 0 and jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.integer)]
   assert counts and set(counts) == {12}

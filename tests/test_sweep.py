@@ -13,6 +13,7 @@ import pytest
 
 import fakes
 from icvae import checkpoints
+from icvae import inference
 from icvae import loop
 from icvae import sweep
 from icvae import train
@@ -42,7 +43,7 @@ def _assert_same_records(a, b, rtol, test_rtol=None):
 def _test_outputs(workdir, images):
   """The loaded model's cluster logits and reconstruction of `images` (what the model
   computes, whatever its parameters that have no effect, e.g. a bias before batch norm)."""
-  loaded = checkpoints.load_model(workdir)
+  loaded = inference.load_model(workdir)
   model = loaded.model
   logits = loaded.objective.cluster_logits(model, images)
   metrics = loaded.objective.evaluate(model, images, jax.random.key(0))
@@ -131,9 +132,9 @@ def test_a_resumed_sweep_ends_as_an_uninterrupted_one(tmp_path):
   loop.train_sweep(parts, dataset)
   loop.train_sweep([r.replace(num_epochs=3) for r in parts], dataset)
   for a, b in zip(whole, parts):
-    assert checkpoints.load_model(b.workdir).epoch == 3
-    jax.tree.map(np.testing.assert_array_equal, checkpoints.load_model(a.workdir).state,
-                 checkpoints.load_model(b.workdir).state)
+    assert inference.load_model(b.workdir).epoch == 3
+    jax.tree.map(np.testing.assert_array_equal, inference.load_model(a.workdir).state,
+                 inference.load_model(b.workdir).state)
     assert [r['epoch'] for r in _records(b.workdir)] == [1, 2, 3]
 
 
@@ -145,14 +146,14 @@ def test_a_run_behind_the_others_sets_where_the_sweep_resumes(tmp_path, caplog):
   # As if a kill came between the two runs' saves of epoch 2: run 1 has only epoch 1.
   with checkpoints.manager(pathlib.Path(runs[1].workdir) / 'checkpoints') as manager:
     manager.delete(2)
-  uninterrupted = checkpoints.load_model(runs[0].workdir).state
+  uninterrupted = inference.load_model(runs[0].workdir).state
   with caplog.at_level('INFO', logger='icvae'):
     loop.train_sweep(runs, dataset)
   assert 'resumes every run from epoch 1' in caplog.text
   for run in runs:
-    assert checkpoints.load_model(run.workdir).epoch == 2
+    assert inference.load_model(run.workdir).epoch == 2
   jax.tree.map(np.testing.assert_array_equal, uninterrupted,
-               checkpoints.load_model(runs[0].workdir).state)
+               inference.load_model(runs[0].workdir).state)
 
 
 def test_a_diverging_run_stops_alone_and_is_named(tmp_path):
@@ -163,7 +164,7 @@ def test_a_diverging_run_stops_alone_and_is_named(tmp_path):
   with pytest.raises(loop.ExperimentError, match=r'1 of the 2 runs stopped: .*learning_rate='
                      r'1e\+30: non-finite loss in epoch 1'):
     loop.train_sweep(runs, dataset)
-  assert checkpoints.load_model(runs[0].workdir).epoch == 2
+  assert inference.load_model(runs[0].workdir).epoch == 2
   assert not (pathlib.Path(runs[1].workdir) / 'checkpoints' / '1').exists()
   assert [r['epoch'] for r in _records(runs[0].workdir)] == [1, 2]
   assert not (pathlib.Path(runs[1].workdir) / 'metrics.jsonl').exists()
@@ -212,7 +213,7 @@ def test_the_binary_trains_a_sweep_and_evaluates_every_run(tmp_path, mnist_dir):
     run = workdir / f'seed={seed}'
     assert json.loads((run / 'config.json').read_text())['seed'] == seed
     assert _records(run)[-1]['test/clustering_accuracy'] > 0.1
-    assert checkpoints.load_model(run).epoch == 1
+    assert inference.load_model(run).epoch == 1
 
 
 def test_the_binary_refuses_a_bad_sweep_and_writes_nothing(tmp_path):
@@ -232,6 +233,6 @@ def test_a_sweep_of_one_run_trains_the_single_run_bit_for_bit(tmp_path):
   loop.train_sweep([run], dataset, devices=jax.local_devices()[:1])
   single = run.replace(workdir=str(tmp_path / 'single'))
   loop.train_and_evaluate(single, dataset, devices=jax.local_devices()[:1])
-  jax.tree.map(np.testing.assert_array_equal, checkpoints.load_model(run.workdir).state,
-               checkpoints.load_model(single.workdir).state)
+  jax.tree.map(np.testing.assert_array_equal, inference.load_model(run.workdir).state,
+               inference.load_model(single.workdir).state)
   _assert_same_records(_records(run.workdir), _records(single.workdir), rtol=0)

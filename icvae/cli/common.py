@@ -25,6 +25,7 @@ from icvae import objectives
 from icvae import report as report_lib
 from icvae import settings as settings_lib
 from icvae import sweep as sweep_lib
+from icvae import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
 _PATH_FLAGS = ('workdir', 'data_dir', 'restore_from')  # None in flags, '' in a config
@@ -167,12 +168,12 @@ def setup_logging():
   icvae_log = std_logging.getLogger('icvae')
   icvae_log.handlers[:] = [handler]
   # In a multi-process launch, process 0 tells the story; the others warn only.
-  icvae_log.setLevel(std_logging.INFO if loop.is_writer() else std_logging.WARNING)
+  icvae_log.setLevel(std_logging.INFO if workdir_lib.is_writer() else std_logging.WARNING)
   icvae_log.propagate = False
   return icvae_log
 
 
-ERRORS = (loop.ExperimentError, checkpoints.CheckpointError, data.DataError)
+ERRORS = (workdir_lib.ExperimentError, checkpoints.CheckpointError, data.DataError)
 
 
 def sweep_from_flags(config):
@@ -265,7 +266,7 @@ def run(dataset):
                      ', '.join(pathlib.Path(r.workdir).relative_to(config.workdir).as_posix()
                                for r in runs))
       loop.train_sweep(runs)
-    if FLAGS.final_eval and loop.is_writer():  # process 0 of a multi-process launch
+    if FLAGS.final_eval and workdir_lib.is_writer():  # process 0 of a multi-process launch
       for run_config in runs or [config]:
         report = report_lib.evaluate_run(run_config.workdir,
                                           data_dir=config.data_dir or None, options=options)
@@ -273,7 +274,7 @@ def run(dataset):
                        f' of {run_config.workdir}', summary_line(report))
       if runs is not None:
         icvae_log.info('the sweep as a table: icvae sweep-summary --runs=%s', config.workdir)
-  except loop.Stopped as e:
+  except workdir_lib.Stopped as e:
     sys.stderr.write(f'{e}\n')
     sys.stderr.flush()
     os._exit(130)  # do not wait for the abandoned epoch still running on the device

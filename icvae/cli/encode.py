@@ -32,6 +32,7 @@ from icvae import checkpoints
 from icvae import data as data_lib
 from icvae import examples as examples_lib
 from icvae import files
+from icvae import inference
 from icvae import settings
 from icvae import tables
 
@@ -117,7 +118,7 @@ def main(argv):
     raise app.UsageError(f'--output={FLAGS.output}: must end in .npz or .csv.')
   logging.set_verbosity(logging.WARNING)  # Orbax's restore is not news
   try:
-    loaded = checkpoints.load_model(FLAGS.workdir)
+    loaded = inference.load_model(FLAGS.workdir)
     examples = read_examples(FLAGS.data, loaded.config)
     x = examples.x
     if examples.feature_names and loaded.feature_names:

@@ -53,12 +53,10 @@ class AdversarialAutoencoder(registry.Objective):
   adversarial_weight: float = 10.0
   likelihood: Any = 'bernoulli'
 
+  SETTINGS = (ADVERSARIAL_WEIGHT,)
+
   def __post_init__(self):
-    value = self.adversarial_weight
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-        or not math.isfinite(value) or value < 0):
-      raise settings_lib.SettingError(f'adversarial_weight must be a finite number >= 0, '
-                                      f'got {value!r}.')
+    self.check_fields()
     object.__setattr__(self, 'likelihood', likelihoods.get(self.likelihood))
 
   def _loss(self, networks, batch, key, training):

@@ -46,15 +46,6 @@ RECONSTRUCTION = Setting('reconstruction', 'expected', "Reconstruction estimator
                          choices=losses.RECONSTRUCTION_ESTIMATORS)
 
 
-def _check_weight(name, value):
-  if isinstance(value, jax.Array):  # traced in a sweep (`icvae.sweep`), checked per run
-    return
-  if isinstance(value, bool) or not isinstance(value, (int, float)):
-    raise settings_lib.SettingError(f'{name} must be a number, got {value!r}.')
-  if not math.isfinite(value) or value < 0:
-    raise settings_lib.SettingError(f'{name} must be finite and >= 0, got {value}.')
-
-
 def infocatvae_loss(key, x, posterior, decode_fn, classify_fn, prior_means, *, beta_cont,
                     beta_cat, beta_info, reconstruction='expected', likelihood='bernoulli',
                     num_info_samples=None, stratified_info=True, compute_information=None):
@@ -128,6 +119,10 @@ def infocatvae_loss(key, x, posterior, decode_fn, classify_fn, prior_means, *, b
   return loss, terms
 
 
+_SHARED = (NUM_CATEGORIES, DELTA, LATENT_DIM, PRIOR_SCALE, LEARNED_PRIOR, BETA_CONT, BETA_CAT,
+           RECONSTRUCTION) + shared.VAT_SETTINGS + shared.CONSISTENCY_SETTINGS
+
+
 @dataclasses.dataclass(frozen=True)
 class InfoCatVAE(registry.Objective):
   """The CatVAE / InfoCatVAE objective on an `icvae.networks.CategoricalVAE`
@@ -175,19 +170,15 @@ class InfoCatVAE(registry.Objective):
   neighbour_weight: float = shared.NEIGHBOUR_WEIGHT.default
   neighbours: int = shared.NEIGHBOURS.default
 
+  SETTINGS = _SHARED + (BETA_INFO, NUM_INFO_SAMPLES)
+
   def __post_init__(self):
-    for name in ('beta_cont', 'beta_cat', 'beta_info', 'vat_weight', 'consistency_weight',
-                 'neighbour_weight'):
-      _check_weight(name, getattr(self, name))
-    if self.reconstruction not in losses.RECONSTRUCTION_ESTIMATORS:
-      raise settings_lib.SettingError(
-          f'reconstruction must be one of {losses.RECONSTRUCTION_ESTIMATORS}, got '
-          f'{self.reconstruction!r}.')
-    object.__setattr__(self, 'likelihood', likelihoods.get(self.likelihood))
+    self.check_fields()
     if self.num_info_samples is not None and self.num_info_samples < 1:
       raise settings_lib.SettingError(
-          f'num_info_samples must be >= 1 (or None: the batch size), got '
-          f'{self.num_info_samples}.')
+          f'--num_info_samples={self.num_info_samples}: must be >= 1 here (None: the batch '
+          'size; the flag\'s 0 means None).')
+    object.__setattr__(self, 'likelihood', likelihoods.get(self.likelihood))
 
   def _loss(self, networks, batch, key, *, training, reconstruction, compute_information):
     encode_key, loss_key = jax.random.split(key)
@@ -300,8 +291,6 @@ def build_objective(config, beta_info=None):
                     **shared.vat_options(config), **shared.consistency_options(config))
 
 
-_SHARED = (NUM_CATEGORIES, DELTA, LATENT_DIM, PRIOR_SCALE, LEARNED_PRIOR, BETA_CONT, BETA_CAT,
-           RECONSTRUCTION) + shared.VAT_SETTINGS + shared.CONSISTENCY_SETTINGS
 _SECTIONS = ('clustering', 'codes', 'information', 'iwae', 'reconstruction', 'parzen')
 
 CATVAE = registry.register(registry.ModelFamily(
@@ -319,7 +308,7 @@ CATVAE = registry.register(registry.ModelFamily(
 INFOCATVAE = registry.register(registry.ModelFamily(
     name='infocatvae',
     description='InfoCatVAE: CatVAE plus the information term of eq. (7)',
-    settings=_SHARED + (BETA_INFO, NUM_INFO_SAMPLES),
+    settings=InfoCatVAE.SETTINGS,
     build_networks=build_networks,
     build_objective=build_objective,
     validate=_validate,

@@ -36,6 +36,9 @@ class IMAE(joint_code.JointCodeObjective):
   gamma: float = GAMMA.default
   marginal_entropy_weight: float = shared.MARGINAL_ENTROPY_WEIGHT.default
 
+  OWN_SETTINGS = (GAMMA, shared.MARGINAL_ENTROPY_WEIGHT)
+  SETTINGS = joint_code.SETTINGS + OWN_SETTINGS
+
   def penalty(self, stats, step):
     """beta (H(y|x) - mu H(y)) + beta sum_k KL(p(z_k) || N(0, 1)) + gamma TC(z): eq. 10's
     terms other than the reconstruction, negated (VAT is added by `JointCodeObjective`)."""
@@ -54,4 +57,4 @@ def build_objective(config):
 
 FAMILY = registry.register(joint_code.family(
     'imae', 'IMAE: maximise I(x;y) and the informativeness of each z_k, penalise TC(z) '
-    '(Gao et al., eq. 10)', (GAMMA, shared.MARGINAL_ENTROPY_WEIGHT), build_objective))
+    '(Gao et al., eq. 10)', IMAE.OWN_SETTINGS, build_objective))

@@ -39,7 +39,6 @@ import math
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from icvae import augment
 from icvae import information
@@ -102,15 +101,10 @@ class IMSAT(registry.Objective):
   neighbour_weight: float = shared.NEIGHBOUR_WEIGHT.default
   neighbours: int = shared.NEIGHBOURS.default
 
+  SETTINGS = SETTINGS
+
   def __post_init__(self):
-    for field in dataclasses.fields(self):
-      value = getattr(self, field.name)
-      if isinstance(value, (int, float)) and (not math.isfinite(value) or value < 0):
-        raise settings_lib.SettingError(
-            f'--{field.name}={value}: must be a finite number >= 0.')
-    for name in ('vat_epsilon', 'vat_xi'):
-      if not getattr(self, name) > 0:
-        raise settings_lib.SettingError(f'--{name}={getattr(self, name)}: must be > 0.')
+    self.check_fields()
 
   def training_data(self, images):
     """The images, with each one's VAT radius and nearest neighbours where those are on."""

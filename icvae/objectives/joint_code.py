@@ -181,16 +181,10 @@ class JointCodeObjective(registry.Objective):
   neighbours: int = shared.NEIGHBOURS.default
   likelihood: Any = 'bernoulli'
 
+  SETTINGS = SETTINGS
+
   def __post_init__(self):
-    for field in dataclasses.fields(self):
-      value = getattr(self, field.name)
-      if isinstance(value, (int, float)) and not isinstance(value, bool) and (
-          not math.isfinite(value) or value < 0):
-        raise settings_lib.SettingError(
-            f'--{field.name}={value}: must be a finite number >= 0.')
-    for name in ('temperature', 'vat_epsilon', 'vat_xi'):
-      if not getattr(self, name) > 0:
-        raise settings_lib.SettingError(f'--{name}={getattr(self, name)}: must be > 0.')
+    self.check_fields()
     object.__setattr__(self, 'likelihood', likelihoods.get(self.likelihood))
 
   def penalty(self, stats, step):

@@ -38,6 +38,9 @@ class JointVAE(joint_code.JointCodeObjective):
   capacity_steps: int = CAPACITY_STEPS.default
   num_categories: int = 10
 
+  OWN_SETTINGS = (CAPACITY_Y, CAPACITY_Z, CAPACITY_STEPS)
+  SETTINGS = joint_code.SETTINGS + OWN_SETTINGS
+
   def capacities(self, step):
     """(C_y(t), C_z(t)) in nats at step t: Dupont 2018 eq. 7's capacities, C_y capped at log K."""
     capacity_y = losses.linear_capacity(step, self.capacity_y, self.capacity_steps)
@@ -60,4 +63,4 @@ def build_objective(config):
 
 FAMILY = registry.register(joint_code.family(
     'joint_vae', 'JointVAE: the KL terms pushed towards linearly growing capacities (Dupont '
-    '2018; IMAE Figure 1)', (CAPACITY_Y, CAPACITY_Z, CAPACITY_STEPS), build_objective))
+    '2018; IMAE Figure 1)', JointVAE.OWN_SETTINGS, build_objective))

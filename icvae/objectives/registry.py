@@ -9,6 +9,8 @@ import importlib
 from importlib import metadata
 from typing import Any, Callable, Optional
 
+import jax
+
 from icvae import settings as settings_lib
 
 ENTRY_POINT_GROUP = 'icvae.models'
@@ -24,7 +26,30 @@ REPORT_SECTIONS = ('clustering', 'codes', 'information', 'iwae', 'reconstruction
 
 
 class Objective:
-  """Base class of objectives; subclasses are frozen dataclasses (see the module docstring)."""
+  """Base class of objectives; subclasses are frozen dataclasses (see the module docstring).
+
+  `SETTINGS` (a class attribute, not a field) holds the `Setting`s of the objective's fields,
+  matched by name; `check_fields` validates each field by its Setting, the same check the
+  command line and `RunConfig` apply, so an objective built directly in Python is held to the
+  same rules.
+  """
+
+  SETTINGS = ()
+
+  def check_fields(self):
+    """Validates each field that has a Setting of its name in `SETTINGS`.
+
+    Skips None (a field's "not set") and traced values (a `jax.Array`: a sweep's per-run
+    values, checked per run by `RunConfig`).
+
+    Raises:
+      SettingError: '--<name>=<value>: <the Setting's rule>'.
+    """
+    by_name = {setting.name: setting for setting in self.SETTINGS}
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      if field.name in by_name and value is not None and not isinstance(value, jax.Array):
+        by_name[field.name].validate(value)
 
   def loss(self, networks, batch, key, step):
     """(loss, terms) in training mode; every term a scalar batch mean."""
