@@ -106,8 +106,10 @@ GENERAL_SETTINGS = (
     Setting('model', 'infocatvae', 'The model family (see README: the registry).',
             architecture=True),
     Setting('network', 'mlp', 'The networks: ' + '; '.join(
-        f'{name}: {text}' for name, text in networks_lib.NETWORKS.items()) + '.',
-            choices=tuple(networks_lib.NETWORKS), architecture=True),
+        f'{name}: {text}' for name, text in networks_lib.descriptions().items())
+            + "; or your own, package.module:attribute (a Network or a trunk builder, "
+            'imported as your code runs: icvae.networks).',
+            check=networks_lib.check_name, architecture=True),
     Setting('hidden_features', 400, 'Hidden width of the networks.',
             check=settings_lib.at_least(1), architecture=True),
     Setting('dropout_rate', 0.25, 'Dropout during training (never at evaluation).',
@@ -226,9 +228,7 @@ class RunConfig:
     # The default workdir: runs/<dataset>_<model>; for --data, the file or folder's name.
     name = pathlib.Path(resolved['data']).stem if resolved.get('data') else resolved['dataset']
     resolved['workdir'] = resolved['workdir'] or f'runs/{name}_{model}'
-    if resolved['network'] not in family.networks:
-      raise SettingError(f'--network={resolved["network"]}: --model={model} supports only '
-                         f'{", ".join(family.networks)}.')
+    _check_network(model, family, resolved['network'])
     _check_data(resolved)
     available = _training_examples(resolved)
     if available is not None and resolved['train_examples'] > available:
@@ -403,9 +403,9 @@ class RunConfig:
     return self.replace(data_shape=data_lib.shape_text(shape))
 
   def view(self, images):
-    """The data as the network reads them: flat (N, features) or (N, rows, columns *
-    channels) row sequences (--network=gru)."""
-    if self.network == 'gru':
+    """The data as the network reads them (`Network.view`): flat (N, features) or (N, rows,
+    columns * channels) row sequences (--network=gru)."""
+    if networks_lib.get(self.network).view == 'sequence':
       return data_lib.as_sequences(images)
     return data_lib.as_flat(images)
 
@@ -469,13 +469,29 @@ def _likelihood_name(values):
   if values['likelihood'] != 'auto':
     return values['likelihood']
   source = data_lib.get_source(values['dataset'])
-  if values['network'] == 'gru':
-    return 'squared_error'
+  if networks_lib.get(values['network']).likelihood:
+    return networks_lib.get(values['network']).likelihood
   if source.likelihood:
     return source.likelihood
   if not values['data_shape'] and source.shape is None:
     return 'bernoulli'  # not known yet: resolved again once the shape is recorded
   return 'gaussian' if len(_data_shape(values)) == 1 else 'bernoulli'
+
+
+def _check_network(model, family, name):
+  """Refuses a --network the family cannot be built on, naming both."""
+  if family.networks is not None:
+    if name not in family.networks:
+      raise SettingError(f'--network={name}: --model={model} supports only '
+                         f'{", ".join(family.networks)}.')
+    return
+  network = networks_lib.get(name)
+  if family.network_style not in network.styles:
+    raise SettingError(
+        f'--network={name}: --model={model} needs a {family.network_style} trunk '
+        f'({networks_lib.STYLES[family.network_style]}); {name} builds '
+        f'{" and ".join(network.styles)} trunks only. Networks that build one: '
+        f'{", ".join(n for n in networks_lib.names() if family.network_style in networks_lib.get(n).styles)}.')
 
 
 def _training_examples(values):
@@ -507,9 +523,13 @@ def _check_data(values):
                        f'has examples of shape {tuple(source.shape)}; drop the flag.')
   shape = (data_lib.parse_shape(values['data_shape']) if values['data_shape']
            else source.shape)
-  if shape is not None and not data_lib.is_image_shape(shape) and values['network'] != 'mlp':
+  reads = networks_lib.get(values['network']).reads
+  if shape is not None and not data_lib.is_image_shape(shape) and 'table' not in reads:
     raise SettingError(f'--network={values["network"]} reads images; these data are feature '
                        f'vectors of shape {tuple(shape)}: use --network=mlp.')
+  if shape is not None and data_lib.is_image_shape(shape) and 'image' not in reads:
+    raise SettingError(f'--network={values["network"]} reads feature tables only; these data '
+                       f'are images of shape {tuple(shape)}: use --network=mlp or conv.')
   likelihood = _likelihood_name(values)
   if values['observation_scale'] and likelihood == 'bernoulli':
     raise SettingError(f'--observation_scale={values["observation_scale"]}: the likelihood is '

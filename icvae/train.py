@@ -25,6 +25,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec
 
 from icvae import data as data_lib
+from icvae import networks as networks_lib
 
 
 class TrainState(NamedTuple):
@@ -274,9 +275,10 @@ def _epoch_order(images, key, epoch, batch_size):
 
 
 def stepwise_epochs(network, backend=None):
-  """Whether `make_train_epoch` should run its steps from Python (`stepwise`): the conv
-  networks on a CPU (jax-ml/jax#12868); everything else scans."""
-  return network == 'conv' and (backend or jax.default_backend()) == 'cpu'
+  """Whether `make_train_epoch` should run its steps from Python (`stepwise`): the network's
+  `stepwise_on` backends (the conv networks on a CPU, jax-ml/jax#12868); everything else
+  scans."""
+  return (backend or jax.default_backend()) in networks_lib.get(network).stepwise_on
 
 
 def _stepwise_epoch(graphdef, optimizer, objective, batch_size, batch_sharding, replicated,

@@ -17,8 +17,8 @@ from icvae.settings import SettingError
     (dict(num_epochs=2.5), '--num_epochs=2.5'),
     (dict(learning_rate=-1.0), '--learning_rate=-1.0: must be a finite number > 0'),
     (dict(model='catvae', beta_info=3.0), '--beta_info=3.0: --model=catvae does not use it'),
-    (dict(network='gru', dropout_rate=0.5), '--dropout_rate=0.5: the GRU'),
-    (dict(network='gru', compute_dtype='bfloat16'), '--compute_dtype=bfloat16: the GRU.*only '
+    (dict(network='gru', dropout_rate=0.5), '--dropout_rate=0.5: the gru networks'),
+    (dict(network='gru', compute_dtype='bfloat16'), '--compute_dtype=bfloat16: the gru networks.*only '
      'the Table 2 MLP has bfloat16'),
     (dict(network='conv', dropout_rate=0.5), '--dropout_rate=0.5: the conv networks'),
     (dict(model='imae', compute_dtype='bfloat16'), '--compute_dtype=bfloat16: the Table 1'),

@@ -14,7 +14,8 @@ FASHION_MNIST = pathlib.Path('/usr/share/datasets/fashion-mnist')
 
 
 GUIDES = ROOT / 'docs' / 'guides'
-RUN_PAGES = ('library.md', 'objective.md', 'metric.md', 'own-data.md')  # their python blocks run alone
+# The pages whose python blocks run, each alone.
+RUN_PAGES = ('library.md', 'objective.md', 'metric.md', 'network.md', 'own-data.md')
 
 
 def _python_blocks():

@@ -61,7 +61,7 @@ def registries():
   return {
       'models': ', '.join(objectives.families()),
       'datasets': ', '.join(data.sources()),
-      'networks': ', '.join(networks_lib.NETWORKS),
+      'networks': ', '.join(networks_lib.names()),
   }
 
 

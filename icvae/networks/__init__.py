@@ -18,16 +18,24 @@ behind the same two call signatures.
 `icvae.objectives.aae`). `JointCodeAutoencoder` is the IMAE paper's Table 1 networks: p(y|x)
 and one q(z|x) from a batch-normalised trunk, and a decoder on (y, z).
 
-The modules: `kernels` (bfloat16 matmuls), `layers` (dropout, input scalings and
+The networks a run may ask for (`--network`) are a registry (`registry`: `Network`,
+`register`, `get`, `names`): each kind's module registers its own (`mlp`, `recurrent` as
+'gru', `conv`), with the trunks and decoders it builds for a family's `Request`, and the
+families compose their models from them (`compose`). Your own network is one file: see
+`registry` and the guide "Add a network".
+
+The modules: `registry`, `kernels` (bfloat16 matmuls), `layers` (dropout, input scalings and
 initialisations, batch norm without updates), `mlp`, `recurrent`, `conv` (trunks and
-decoders), `heads` (the models made of a trunk, heads and a decoder), `adversarial` (the AAE)
-and `presets` (the papers' networks from a seed). Every name is also here, as
+decoders), `heads` (the models made of a trunk, heads and a decoder), `adversarial` (the AAE),
+`compose` (a family's model from a network) and `presets` (the papers' networks from a
+seed). Every name is also here, as
 `icvae.networks.<name>`; `icvae.models` is the same names under the older module.
 
 Dropout is explicit: every call takes an optional PRNG key, and `key=None` means evaluation
 (dropout off). Unlike the published code, dropout is therefore never on at evaluation.
 """
 
+from icvae.networks import registry
 from icvae.networks import kernels
 from icvae.networks import layers
 from icvae.networks import mlp
@@ -35,7 +43,21 @@ from icvae.networks import recurrent
 from icvae.networks import conv
 from icvae.networks import heads
 from icvae.networks import adversarial
+from icvae.networks import compose
 from icvae.networks import presets
+from icvae.networks.registry import DATA_KINDS
+from icvae.networks.registry import Decoder
+from icvae.networks.registry import Network
+from icvae.networks.registry import Request
+from icvae.networks.registry import STYLES
+from icvae.networks.registry import Trunk
+from icvae.networks.registry import VIEWS
+from icvae.networks.registry import check_name
+from icvae.networks.registry import descriptions
+from icvae.networks.registry import get
+from icvae.networks.registry import names
+from icvae.networks.registry import register
+from icvae.networks.registry import unregister
 from icvae.networks.kernels import COMPUTE_DTYPES
 from icvae.networks.kernels import dense
 from icvae.networks.layers import IMSAT_HIDDEN_WSCALE
@@ -72,11 +94,6 @@ from icvae.networks.presets import mlp_classifier
 from icvae.networks.presets import mlp_joint_code
 from icvae.networks.presets import mlp_joint_code_dsprites
 
-# The networks a run may ask for (--network), each family saying which it builds
-# (`objectives.ModelFamily.networks`).
-NETWORKS = {
-    'mlp': 'fully connected layers on flat examples (the papers\' Tables; any data)',
-    'gru': 'recurrent, image rows as a sequence (InfoCatVAE Table 3; images)',
-    'conv': '4x4 stride-2 convolutions and their transposes (the disentanglement '
-            'literature\'s; images of any size, grey or colour)',
-}
+# {name: description} of the built-in networks, for code written before the registry
+# (`names()` and `descriptions()` include the ones registered since).
+NETWORKS = descriptions()

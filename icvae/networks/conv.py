@@ -6,6 +6,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from icvae.networks import layers
+from icvae.networks import registry
 
 
 # The disentanglement literature's image encoder (Burgess et al. 2018, Locatello et al. 2019:
@@ -141,3 +142,25 @@ class ConvDecoder(nnx.Module):
       if i + 1 < len(self.deconvs):
         h = jax.nn.relu(h)
     return h.reshape(*lead, -1)
+
+
+def trunk(request, rngs):
+  """`ConvTrunk` on the request's image shape: batch norm for every style but 'dropout'
+  (CatVAE's encoder has none); `widths` are not read (256 features)."""
+  return ConvTrunk(request.shape, batch_norm=request.style != 'dropout',
+                   input_scaling=request.input_scaling, initialization=request.initialization,
+                   rngs=rngs)
+
+
+def decoder(request, rngs):
+  """`ConvDecoder` from the code to the request's image shape (flat outputs)."""
+  return ConvDecoder(request.code_size, request.shape, rngs=rngs)
+
+
+# Step by step on a CPU: XLA's CPU convolutions in a scanned epoch are much slower than in
+# one jitted step at a time (jax-ml/jax#12868).
+NETWORK = registry.register(registry.Network(
+    'conv', "4x4 stride-2 convolutions and their transposes (the disentanglement "
+    "literature's; images of any size, grey or colour)",
+    trunk=trunk, decoder=decoder, reads=('image',), styles=('dropout', 'batch_norm'),
+    dropout=False, stepwise_on=('cpu',)))

@@ -10,7 +10,6 @@ import jax.numpy as jnp
 from flax import nnx
 
 from icvae import losses
-from icvae import priors
 from icvae.networks import layers
 
 
@@ -131,12 +130,13 @@ class JointCodeAutoencoder(nnx.Module):
                             2 * latent_dim + (0 if classifier is not None else num_categories),
                             kernel_init=layers.kernel_initializer(initialization, output=True),
                             rngs=rngs)
-    if decoder is not None:  # a module of its own on concat(y, z) (`ConvDecoder`)
-      self.image_decoder = decoder
-      return
-    sizes = (num_categories + latent_dim,) + tuple(decoder_sizes)
-    self.decoder = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
-    self.out = nnx.Linear(sizes[-1], math.prod(self.out_shape), rngs=rngs)
+    # A network's own decoder on concat(y, z) (`ConvDecoder`), or None: Table 1's MLP,
+    # `decoder` and `out` (the attribute names are the checkpoints' parameter paths).
+    self.image_decoder = decoder
+    if decoder is None:
+      sizes = (num_categories + latent_dim,) + tuple(decoder_sizes)
+      self.decoder = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
+      self.out = nnx.Linear(sizes[-1], math.prod(self.out_shape), rngs=rngs)
 
   def encode(self, x, key=None, update_statistics=True):
     """(B, *event) -> `losses.JointPosterior` with (B, K) logits and (B, D) mean, logvar.
@@ -162,7 +162,7 @@ class JointCodeAutoencoder(nnx.Module):
     """(..., K) and (..., D) -> (..., *event) logits of the Bernoulli p(x|y, z)."""
     del key  # no dropout in Table 1
     h = jnp.concatenate([y, z], axis=-1)
-    if hasattr(self, 'image_decoder'):
+    if self.image_decoder is not None:
       return self.image_decoder(h).reshape(*h.shape[:-1], *self.out_shape)
     for dense in self.decoder:
       h = jax.nn.relu(dense(h))

@@ -2,12 +2,15 @@
 batch-normalised trunk (Table 1) and its plain dense trunk (Table 2, dSprites).
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from icvae.networks import kernels
 from icvae.networks import layers
+from icvae.networks import registry
 
 
 class MLPEncoder(nnx.Module):
@@ -134,3 +137,31 @@ class DenseTrunk(nnx.Module):
     for dense in self.dense:
       h = jax.nn.relu(dense(h))
     return h
+
+
+def trunk(request, rngs):
+  """The MLP trunk of a `registry.Request`: 'dropout' Table 2's `MLPEncoder` (width
+  widths[0]), 'batch_norm' `BatchNormTrunk`, 'plain' `DenseTrunk` (every width)."""
+  features = math.prod(request.shape)
+  if request.style == 'dropout':
+    return MLPEncoder(features, request.widths[0], request.dropout_rate,
+                      kernels.COMPUTE_DTYPES[request.compute_dtype], rngs=rngs)
+  if request.style == 'batch_norm':
+    return BatchNormTrunk(features, request.widths, input_scaling=request.input_scaling,
+                          initialization=request.initialization, rngs=rngs)
+  return DenseTrunk(features, request.widths, rngs=rngs)
+
+
+def decoder(request, rngs):
+  """Table 2's `MLPDecoder` for the 'dropout' style (flat outputs); None for the others,
+  whose families build their own MLP decoder (`JointCodeAutoencoder`'s)."""
+  if request.style != 'dropout':
+    return None
+  return MLPDecoder(request.code_size, request.widths[0], (math.prod(request.shape),),
+                    request.dropout_rate, kernels.COMPUTE_DTYPES[request.compute_dtype],
+                    rngs=rngs)
+
+
+NETWORK = registry.register(registry.Network(
+    'mlp', "fully connected layers on flat examples (the papers' Tables; any data)",
+    trunk=trunk, decoder=decoder))

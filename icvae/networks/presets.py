@@ -1,18 +1,17 @@
-"""The papers' networks, built from a seed: each factory creates its parts in a fixed
-order (the order is the parameters' values: one key counter per model).
+"""The papers' networks, built from a seed: the families' compositions (`compose`) with the
+built-in networks, every size an argument (the order in which the parts are created is the
+parameters' values: one key counter per model).
 """
-
-import math
 
 from flax import nnx
 
-from icvae import priors
 from icvae.networks import adversarial
+from icvae.networks import compose
 from icvae.networks import conv
-from icvae.networks import heads
 from icvae.networks import kernels
 from icvae.networks import mlp
 from icvae.networks import recurrent
+from icvae.networks import registry
 
 
 def mlp_catvae(*, num_categories=10, delta=2, prior_scale=2.0, input_shape=(784,),
@@ -32,16 +31,11 @@ def mlp_catvae(*, num_categories=10, delta=2, prior_scale=2.0, input_shape=(784,
   if compute_dtype not in kernels.COMPUTE_DTYPES:
     raise ValueError(f'compute_dtype must be one of {tuple(kernels.COMPUTE_DTYPES)}, '
                      f'got {compute_dtype!r}.')
-  dtype = kernels.COMPUTE_DTYPES[compute_dtype]
-  rngs = nnx.Rngs(seed)
-  prior = priors.BlockPrior(num_categories, delta, prior_scale, learned=learned_prior)
-  in_features = 1
-  for size in input_shape:
-    in_features *= size
-  encoder = mlp.MLPEncoder(in_features, hidden_features, dropout_rate, dtype, rngs=rngs)
-  decoder = mlp.MLPDecoder(prior.latent_dim, hidden_features, input_shape, dropout_rate, dtype,
-                           rngs=rngs)
-  return heads.CategoricalVAE(encoder, decoder, prior, rngs=rngs)
+  request = registry.Request(tuple(input_shape), 'dropout', (hidden_features,), dropout_rate,
+                             compute_dtype)
+  return compose.categorical_vae(mlp.NETWORK, request, num_categories=num_categories,
+                                 delta=delta, prior_scale=prior_scale,
+                                 learned_prior=learned_prior, seed=seed)
 
 
 def gru_catvae(*, num_categories=10, delta=2, prior_scale=2.0, sequence_shape=(28, 28),
@@ -52,13 +46,10 @@ def gru_catvae(*, num_categories=10, delta=2, prior_scale=2.0, sequence_shape=(2
   on concat(256, one-hot c) -> d, GRU decoder (see `GRUDecoder`). Train it with the
   'squared_error' likelihood (appendix C). Row-by-row MNIST is T = F = 28.
   """
-  num_steps, num_features = sequence_shape
-  rngs = nnx.Rngs(seed)
-  prior = priors.BlockPrior(num_categories, delta, prior_scale, learned=learned_prior)
-  encoder = recurrent.GRUEncoder(num_features, hidden_features, rngs=rngs)
-  decoder = recurrent.GRUDecoder(prior.latent_dim, hidden_features, num_steps, num_features,
-                                 rngs=rngs)
-  return heads.CategoricalVAE(encoder, decoder, prior, rngs=rngs)
+  request = registry.Request(tuple(sequence_shape), 'dropout', (hidden_features,))
+  return compose.categorical_vae(recurrent.NETWORK, request, num_categories=num_categories,
+                                 delta=delta, prior_scale=prior_scale,
+                                 learned_prior=learned_prior, seed=seed)
 
 
 def mlp_aae(*, latent_dim=20, input_shape=(784,), hidden_features=400, dropout_rate=0.25,
@@ -78,29 +69,20 @@ def mlp_joint_code(*, num_categories=10, latent_dim=10, input_shape=(784,),
   `classifier_sizes` (widths) gives p(y|x) its own network (`mlp_classifier`'s, e.g.
   IMSAT's (1200, 1200)); None: y and z share the trunk (Table 1).
   """
-  rngs = nnx.Rngs(seed)
-  trunk = mlp.BatchNormTrunk(math.prod(input_shape), hidden_sizes, input_scaling=input_scaling,
-                             initialization=initialization, rngs=rngs)
-  classifier = None
-  if classifier_sizes:
-    classifier = heads.Classifier(
-        mlp.BatchNormTrunk(math.prod(input_shape), classifier_sizes,
-                           input_scaling=input_scaling, initialization=initialization,
-                           rngs=rngs),
-        num_categories, initialization=initialization, rngs=rngs)
-  return heads.JointCodeAutoencoder(trunk, num_categories, latent_dim, hidden_sizes,
-                                    input_shape, initialization=initialization,
-                                    classifier=classifier, rngs=rngs)
+  request = registry.Request(tuple(input_shape), 'batch_norm', tuple(hidden_sizes),
+                             input_scaling=input_scaling, initialization=initialization)
+  return compose.joint_code_autoencoder(mlp.NETWORK, request, num_categories=num_categories,
+                                        latent_dim=latent_dim,
+                                        classifier_widths=classifier_sizes, seed=seed)
 
 
 def mlp_classifier(*, num_categories=10, input_shape=(784,), hidden_sizes=(1200, 1200),
                    input_scaling='unit', initialization='lecun', seed=0):
   """IMSAT's network (Hu et al. 2017, section 4.1; `imsat_cluster.py`): d -> 1200 BN ReLU
   -> 1200 BN ReLU -> K logits, every layer with a bias, no batch norm on the output."""
-  rngs = nnx.Rngs(seed)
-  trunk = mlp.BatchNormTrunk(math.prod(input_shape), hidden_sizes, input_scaling=input_scaling,
-                             initialization=initialization, rngs=rngs)
-  return heads.Classifier(trunk, num_categories, initialization=initialization, rngs=rngs)
+  request = registry.Request(tuple(input_shape), 'batch_norm', tuple(hidden_sizes),
+                             input_scaling=input_scaling, initialization=initialization)
+  return compose.classifier(mlp.NETWORK, request, num_categories=num_categories, seed=seed)
 
 
 def mlp_joint_code_dsprites(*, num_categories=3, latent_dim=10, input_shape=(4096,),
@@ -117,21 +99,19 @@ def mlp_joint_code_dsprites(*, num_categories=3, latent_dim=10, input_shape=(409
   al.'s dSprites encoder has two); its decoder output "28 x 28" is a copy of Table 1's and
   is 64 x 64 here.
   """
-  rngs = nnx.Rngs(seed)
-  trunk = mlp.DenseTrunk(math.prod(input_shape), (width,) * 3, rngs=rngs)
-  return heads.JointCodeAutoencoder(trunk, num_categories, latent_dim, (width,) * 3,
-                                    input_shape, rngs=rngs)
+  request = registry.Request(tuple(input_shape), 'plain', (width,) * 3)
+  return compose.joint_code_autoencoder(mlp.NETWORK, request, num_categories=num_categories,
+                                        latent_dim=latent_dim, seed=seed)
 
 
 def conv_catvae(*, num_categories=10, delta=2, prior_scale=2.0, image_shape=(28, 28),
                 learned_prior=False, seed=0):
   """CatVAE / InfoCatVAE with the conv encoder (`ConvTrunk`, no batch norm) and decoder
   (`ConvDecoder`): the paper's MLP replaced for larger and colour images."""
-  rngs = nnx.Rngs(seed)
-  prior = priors.BlockPrior(num_categories, delta, prior_scale, learned=learned_prior)
-  encoder = conv.ConvTrunk(image_shape, batch_norm=False, rngs=rngs)
-  decoder = conv.ConvDecoder(prior.latent_dim, image_shape, rngs=rngs)
-  return heads.CategoricalVAE(encoder, decoder, prior, rngs=rngs)
+  request = registry.Request(tuple(image_shape), 'dropout')
+  return compose.categorical_vae(conv.NETWORK, request, num_categories=num_categories,
+                                 delta=delta, prior_scale=prior_scale,
+                                 learned_prior=learned_prior, seed=seed)
 
 
 def conv_joint_code(*, num_categories=10, latent_dim=10, image_shape=(28, 28),
@@ -139,24 +119,18 @@ def conv_joint_code(*, num_categories=10, latent_dim=10, image_shape=(28, 28),
   """IMAE and its peers with the conv encoder (`ConvTrunk`, batch norm as Table 1's) and
   decoder (`ConvDecoder` on concat(y, z)); `classifier`: p(y|x) gets a conv network of its
   own (as --classifier_features does for the MLP)."""
-  rngs = nnx.Rngs(seed)
-  trunk = conv.ConvTrunk(image_shape, input_scaling=input_scaling,
-                         initialization=initialization, rngs=rngs)
-  own = None
-  if classifier:
-    own = heads.Classifier(conv.ConvTrunk(image_shape, input_scaling=input_scaling,
-                                          initialization=initialization, rngs=rngs),
-                           num_categories, initialization=initialization, rngs=rngs)
-  decoder = conv.ConvDecoder(num_categories + latent_dim, image_shape, rngs=rngs)
-  return heads.JointCodeAutoencoder(trunk, num_categories, latent_dim, (),
-                                    (math.prod(image_shape),), initialization=initialization,
-                                    classifier=own, decoder=decoder, rngs=rngs)
+  request = registry.Request(tuple(image_shape), 'batch_norm', input_scaling=input_scaling,
+                             initialization=initialization)
+  return compose.joint_code_autoencoder(conv.NETWORK, request, num_categories=num_categories,
+                                        latent_dim=latent_dim,
+                                        # conv trunks read no widths: (1,) means 'own'
+                                        classifier_widths=(1,) if classifier else None,
+                                        seed=seed)
 
 
 def conv_classifier(*, num_categories=10, image_shape=(28, 28), input_scaling='unit',
                     initialization='lecun', seed=0):
   """IMSAT's classifier with the conv trunk (`ConvTrunk`, batch norm) instead of the MLP."""
-  rngs = nnx.Rngs(seed)
-  return heads.Classifier(conv.ConvTrunk(image_shape, input_scaling=input_scaling,
-                                         initialization=initialization, rngs=rngs),
-                          num_categories, initialization=initialization, rngs=rngs)
+  request = registry.Request(tuple(image_shape), 'batch_norm', input_scaling=input_scaling,
+                             initialization=initialization)
+  return compose.classifier(conv.NETWORK, request, num_categories=num_categories, seed=seed)

@@ -1,9 +1,13 @@
 """The recurrent encoder and decoder of InfoCatVAE's Table 3 (GRUs over image rows).
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
+
+from icvae.networks import registry
 
 
 def _scan_cell(cell, carry, inputs, reverse=False):
@@ -69,3 +73,21 @@ class GRUDecoder(nnx.Module):
     _, hidden = _scan_cell(self.cell, jnp.tanh(self.initial(flat)), inputs)
     means = jax.nn.sigmoid(self.out(jax.nn.relu(hidden)))
     return means.reshape(*lead, *means.shape[1:])
+
+
+def trunk(request, rngs):
+  """Table 3's `GRUEncoder` over the rows of (rows, columns[, channels]) images, hidden
+  widths[0] each way."""
+  return GRUEncoder(math.prod(request.shape[1:]), request.widths[0], rngs=rngs)
+
+
+def decoder(request, rngs):
+  """Table 3's `GRUDecoder`: one step per image row, hidden widths[0]."""
+  return GRUDecoder(request.code_size, request.widths[0], request.shape[0],
+                    math.prod(request.shape[1:]), rngs=rngs)
+
+
+NETWORK = registry.register(registry.Network(
+    'gru', 'recurrent, image rows as a sequence (InfoCatVAE Table 3; images)',
+    trunk=trunk, decoder=decoder, reads=('image',), view='sequence', styles=('dropout',),
+    dropout=False, likelihood='squared_error'))

@@ -10,7 +10,6 @@ whether `--beta_info` is read. The terms themselves are in `icvae.losses`.
 """
 
 import dataclasses
-import math
 from typing import Any, Optional
 
 import jax
@@ -238,10 +237,8 @@ def _validate(values):
   """Cross-setting checks and the --latent_dim spelling of delta."""
   shared.validate_vat(values)
   shared.validate_consistency(values)
-  if values['network'] != 'mlp':
-    networks = {'gru': 'the GRU networks of Table 3', 'conv': 'the conv networks'}.get(
-        values['network'], f'the {values["network"]} networks')
-    shared.validate_float32_without_dropout(values, networks)
+  if not networks_lib.get(values['network']).dropout:
+    shared.validate_float32_without_dropout(values, f'the {values["network"]} networks')
   shared.validate_categories(values)
   num_categories = values['num_categories']
   latent_dim = values.get('latent_dim', 0)
@@ -260,26 +257,15 @@ def _validate(values):
 
 
 def build_networks(config):
-  """The Table 2 MLP (network 'mlp'), the Table 3 GRU (network 'gru', image rows as steps)
-  or the conv networks (network 'conv', `icvae.networks.conv_catvae`) `CategoricalVAE`."""
-  shape = config.image_shape
-  if config.network == 'conv':
-    return networks_lib.conv_catvae(num_categories=config.num_categories, delta=config.delta,
-                                    prior_scale=config.prior_scale, image_shape=shape,
-                                    learned_prior=config.learned_prior, seed=config.seed)
-  if config.network == 'gru':
-    return networks_lib.gru_catvae(num_categories=config.num_categories, delta=config.delta,
-                                   prior_scale=config.prior_scale,
-                                   sequence_shape=(shape[0], math.prod(shape[1:])),
-                                   hidden_features=config.hidden_features,
-                                   learned_prior=config.learned_prior, seed=config.seed)
-  return networks_lib.mlp_catvae(num_categories=config.num_categories, delta=config.delta,
-                                 prior_scale=config.prior_scale,
-                                 input_shape=(math.prod(config.image_shape),),
-                                 hidden_features=config.hidden_features,
-                                 dropout_rate=config.dropout_rate,
-                                 learned_prior=config.learned_prior, seed=config.seed,
-                                 compute_dtype=config.compute_dtype)
+  """The `CategoricalVAE` on --network's 'dropout' trunk and decoder (`icvae.networks.compose`):
+  Table 2's MLP ('mlp'), Table 3's GRU ('gru', image rows as steps), the conv networks
+  ('conv')."""
+  request = networks_lib.Request(config.image_shape, 'dropout', (config.hidden_features,),
+                                 config.dropout_rate, config.compute_dtype)
+  return networks_lib.compose.categorical_vae(
+      networks_lib.get(config.network), request, num_categories=config.num_categories,
+      delta=config.delta, prior_scale=config.prior_scale, learned_prior=config.learned_prior,
+      seed=config.seed)
 
 
 def build_objective(config, beta_info=None):
@@ -303,7 +289,7 @@ CATVAE = registry.register(registry.ModelFamily(
     validate=_validate,
     report_sections=_SECTIONS,
     figures='categorical_figures',
-    networks=('mlp', 'gru', 'conv')))
+    networks=None, network_style='dropout'))
 
 INFOCATVAE = registry.register(registry.ModelFamily(
     name='infocatvae',
@@ -314,4 +300,4 @@ INFOCATVAE = registry.register(registry.ModelFamily(
     validate=_validate,
     report_sections=_SECTIONS,
     figures='categorical_figures',
-    networks=('mlp', 'gru', 'conv')))
+    networks=None, network_style='dropout'))

@@ -35,7 +35,6 @@ Choices, from the published code (github.com/weihua916/imsat, `imsat_cluster.py`
 """
 
 import dataclasses
-import math
 from typing import Any
 
 import jax
@@ -152,18 +151,14 @@ class IMSAT(registry.Objective):
 
 
 def build_networks(config):
-  """IMSAT's MLP (`icvae.networks.mlp_classifier`): two hidden layers of --hidden_features."""
+  """IMSAT's network on --network's 'batch_norm' trunk (`icvae.networks.compose.classifier`;
+  the MLP: `icvae.networks.mlp_classifier`, two hidden layers of --hidden_features)."""
   width = config.hidden_features
-  if config.network == 'conv':
-    return networks_lib.conv_classifier(num_categories=config.num_categories,
-                                        image_shape=config.image_shape,
-                                        input_scaling=config.input_scaling,
-                                        initialization=config.initialization, seed=config.seed)
-  return networks_lib.mlp_classifier(num_categories=config.num_categories,
-                                     input_shape=(math.prod(config.image_shape),),
-                                     hidden_sizes=(width, width),
-                                     input_scaling=config.input_scaling,
-                                     initialization=config.initialization, seed=config.seed)
+  request = networks_lib.Request(config.image_shape, 'batch_norm', (width, width),
+                                 input_scaling=config.input_scaling,
+                                 initialization=config.initialization)
+  return networks_lib.compose.classifier(networks_lib.get(config.network), request,
+                                         num_categories=config.num_categories, seed=config.seed)
 
 
 def build_objective(config):
@@ -185,4 +180,4 @@ FAMILY = registry.register(registry.ModelFamily(
                 'al. 2017, eq. 7)',
     settings=SETTINGS, build_networks=build_networks, build_objective=build_objective,
     validate=validate, report_sections=('clustering', 'codes'), figures='cluster_figures',
-    networks=('mlp', 'conv')))
+    networks=None, network_style='batch_norm'))

@@ -266,38 +266,30 @@ class JointCodeObjective(registry.Objective):
 
 
 def build_networks(config):
-  """The paper's networks for the dataset, widths from --hidden_features.
+  """The paper's networks for the dataset on --network's trunk (`icvae.networks.compose`),
+  widths from --hidden_features.
 
-  MNIST, Fashion-MNIST (Table 1): 784 -> 500 BN ReLU -> 500 BN ReLU -> (mu, log sigma^2 of
-  z; logits of y); (y, z) -> 500 -> 500 -> 784; with --classifier_features=F the logits of y
-  come from a network of their own, 784 -> F BN ReLU -> F BN ReLU -> K. dSprites (Table 2,
-  `icvae.networks.mlp_joint_code_dsprites`): 4096 -> 1200 x 3 -> heads; (y, z) -> 1200 x 3 -> 4096,
-  no batch norm.
+  MNIST, Fashion-MNIST (Table 1, the 'batch_norm' trunk): 784 -> 500 BN ReLU -> 500 BN ReLU
+  -> (mu, log sigma^2 of z; logits of y); (y, z) -> 500 -> 500 -> 784; with
+  --classifier_features=F the logits of y come from a network of their own, 784 -> F BN ReLU
+  -> F BN ReLU -> K. dSprites (Table 2, the 'plain' trunk where the network has one;
+  `icvae.networks.mlp_joint_code_dsprites`): 4096 -> 1200 x 3 -> heads; (y, z) -> 1200 x 3
+  -> 4096, no batch norm. A network with a decoder of its own (conv) decodes instead of the
+  MLP.
   """
+  network = networks_lib.get(config.network)
   width = config.hidden_features
-  input_shape = (math.prod(config.image_shape),)
-  if config.network == 'conv':
-    return networks_lib.conv_joint_code(num_categories=config.num_categories,
-                                        latent_dim=config.continuous_dim,
-                                        image_shape=config.image_shape,
-                                        input_scaling=config.input_scaling,
-                                        initialization=config.initialization,
-                                        classifier=bool(config.classifier_features),
-                                        seed=config.seed)
-  if data_lib.get_source(config.dataset).paper_networks == 'imae_table2':
-    return networks_lib.mlp_joint_code_dsprites(num_categories=config.num_categories,
-                                                latent_dim=config.continuous_dim,
-                                                input_shape=input_shape, width=width,
-                                                seed=config.seed)
-  classifier = config.classifier_features
-  return networks_lib.mlp_joint_code(num_categories=config.num_categories,
-                                     latent_dim=config.continuous_dim,
-                                     input_shape=input_shape, hidden_sizes=(width, width),
-                                     input_scaling=config.input_scaling,
-                                     initialization=config.initialization,
-                                     classifier_sizes=((classifier, classifier) if classifier
-                                                       else None),
-                                     seed=config.seed)
+  style, widths = 'batch_norm', (width, width)
+  if (data_lib.get_source(config.dataset).paper_networks == 'imae_table2'
+      and 'plain' in network.styles):
+    style, widths = 'plain', (width,) * 3
+  request = networks_lib.Request(config.image_shape, style, widths,
+                                 input_scaling=config.input_scaling,
+                                 initialization=config.initialization)
+  own = config.classifier_features
+  return networks_lib.compose.joint_code_autoencoder(
+      network, request, num_categories=config.num_categories, latent_dim=config.continuous_dim,
+      classifier_widths=(own, own) if own else None, seed=config.seed)
 
 
 def objective_options(config):
@@ -348,4 +340,5 @@ def family(name, description, settings, build_objective, validate_more=None):
   return registry.ModelFamily(
       name=name, description=description, settings=SETTINGS + tuple(settings),
       build_networks=build_networks, build_objective=build_objective, validate=check,
-      report_sections=REPORT_SECTIONS, figures='joint_code_figures', networks=('mlp', 'conv'))
+      report_sections=REPORT_SECTIONS, figures='joint_code_figures', networks=None,
+      network_style='batch_norm')

@@ -90,7 +90,10 @@ class ModelFamily:
       'package.module:function' for a plug-in's own; the function is
       figures(out_dir, networks, config, dataset, key) -> {figure name: file name}. None:
       none.
-    networks: the general network architectures it supports (`--network`).
+    networks: the `--network` names it supports, for a family that builds its networks
+      itself; None: any registered network that builds `network_style`.
+    network_style: the trunk style (`icvae.networks.STYLES`) the family asks of
+      `--network` (`icvae.networks.compose`); None: it builds its own networks.
   """
   name: str
   description: str
@@ -100,7 +103,8 @@ class ModelFamily:
   validate: Optional[Callable[[dict], dict]] = None
   report_sections: tuple = ()
   figures: Optional[str] = None
-  networks: tuple = ('mlp',)
+  networks: Optional[tuple] = ('mlp',)
+  network_style: Optional[str] = None
 
   def __post_init__(self):
     unknown = set(self.report_sections) - set(REPORT_SECTIONS)
