@@ -168,7 +168,7 @@ def _codes(graphdef, objective, params, constants, x):
   logits = objective.cluster_logits(model, x)
   if logits is not None:
     result['probabilities'] = jax.nn.softmax(logits, axis=-1)
-  posterior = model.encode(x) if hasattr(model, 'encode') else None
+  posterior = model.encode(x, training=False) if hasattr(model, 'encode') else None
   if isinstance(posterior, losses.JointPosterior):
     result.update(z_mean=posterior.mean, z_logvar=posterior.logvar)
   elif isinstance(posterior, losses.CategoricalPosterior):

@@ -67,6 +67,31 @@ def test_dropout_only_with_a_key():
   assert not np.allclose(model.decode(z, jax.random.key(1)), model.decode(z))
 
 
+def test_the_mode_is_an_argument():
+  """training=False is evaluation whatever the key; training=True is training (a key for
+  dropout); without `training`, a key means training (the rule before icvae 0.4)."""
+  model = models.mlp_catvae(hidden_features=64)
+  x = jax.random.uniform(jax.random.key(0), (4, 784))
+  key = jax.random.key(1)
+  np.testing.assert_array_equal(model.classify(x, key, training=False), model.classify(x))
+  np.testing.assert_array_equal(model.classify(x, key, training=True), model.classify(x, key))
+  with pytest.raises(ValueError, match='dropout in training needs a PRNG key'):
+    model.classify(x, training=True)
+  h = jnp.ones((2, 8))
+  np.testing.assert_array_equal(models.dropout(h, 0.5, key, training=False), h)
+  # Batch norm: the batch's statistics in training (no key needed: no randomness), the
+  # running averages (zero mean, unit variance at initialisation) in evaluation.
+  trunk = models.mlp_joint_code(num_categories=3, latent_dim=2, input_shape=(6,),
+                                hidden_sizes=(5,))
+  batch = 3.0 + jax.random.normal(jax.random.key(2), (32, 6))
+  training = trunk.trunk(batch, update_statistics=False, training=True)
+  layer = trunk.trunk.dense[0](batch)
+  normalised = (layer - layer.mean(0)) / jnp.sqrt(layer.var(0) + 1e-5)
+  np.testing.assert_allclose(training, jax.nn.relu(normalised), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(trunk.trunk(batch, key, training=False),
+                             jax.nn.relu(layer / jnp.sqrt(1 + 1e-5)), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize('rate', [0.25, 0.5, 0.3, 0.1])
 def test_dropout_keeps_with_probability_one_minus_rate(rate):
   # 0.25 and 0.5 use 8-bit pieces of each random word, 0.1 16-bit ones, 0.3 the fallback.

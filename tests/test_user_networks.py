@@ -33,7 +33,7 @@ class Trunk(nnx.Module):
     self.features = request.widths[0]
     self.dense = nnx.Linear(math.prod(request.shape), self.features, rngs=rngs)
 
-  def __call__(self, x, key=None, update_statistics=True):
+  def __call__(self, x, key=None, update_statistics=True, *, training=False):
     return nnx.tanh(self.dense(x.reshape(x.shape[0], -1)))
 
 

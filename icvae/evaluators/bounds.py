@@ -2,6 +2,8 @@
 error of the decoded mean code ('reconstruction'), on the test images; both go into the
 report's 'test' section."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,14 +18,15 @@ def bounds_and_errors(model, config, test_images, key, options, with_bound):
   count = options.iwae_examples or len(test_images)
   per_call = max(1, 20000 // options.iwae_samples)
   prior_means = model.prior_means()
+  decode = functools.partial(model.decode, training=False)
 
   @jax.jit
   def bounds_and_errors(x, key):
-    posterior = model.encode(x)
-    error = evaluation.reconstruction_error(x, posterior, model.decode, likelihood)
+    posterior = model.encode(x, training=False)
+    error = evaluation.reconstruction_error(x, posterior, decode, likelihood)
     if not with_bound:
       return jnp.zeros(x.shape[0]), error
-    bound = evaluation.importance_weighted_bound(key, x, posterior, model.decode, prior_means,
+    bound = evaluation.importance_weighted_bound(key, x, posterior, decode, prior_means,
                                                  options.iwae_samples, likelihood)
     return bound, error
 

@@ -3,8 +3,10 @@
 `CategoricalVAE` is one model for both CatVAE and InfoCatVAE (they differ only in the loss
 weights). It is built from interchangeable parts:
 
-- an *encoder trunk* `encoder(x, key) -> h` mapping (B, *event) data to (B, F) features;
-- a *decoder* `decoder(z, key) -> outputs` mapping (..., d) codes to (..., *event) outputs
+- an *encoder trunk* `encoder(x, key, training=...) -> h` mapping (B, *event) data to (B, F)
+  features (`registry.Trunk`);
+- a *decoder* `decoder(z, key, training=...) -> outputs` mapping (..., d) codes to (..., *event)
+  outputs
   (logits for a Bernoulli likelihood, means for a Gaussian one), for any leading axes, so all
   K codes of a batch decode in one call;
 - the classifier q(c|x) = softmax(Linear(F -> K)(h)) and the Gaussian heads
@@ -31,8 +33,11 @@ decoders), `heads` (the models made of a trunk, heads and a decoder), `adversari
 seed). Every name is also here, as
 `icvae.networks.<name>`; `icvae.models` is the same names under the older module.
 
-Dropout is explicit: every call takes an optional PRNG key, and `key=None` means evaluation
-(dropout off). Unlike the published code, dropout is therefore never on at evaluation.
+The mode is an argument: every call takes `training` (True: dropout on, batch norm on the
+batch's statistics; False: evaluation) and an optional PRNG key for the randomness. Unlike the
+published code, dropout is therefore never on at evaluation. `training=None` (the default)
+keeps the rule before icvae 0.4, a key meaning training (`layers.is_training`); icvae's own
+calls always pass it.
 """
 
 from icvae.networks import registry

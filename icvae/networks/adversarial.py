@@ -35,13 +35,13 @@ class AdversarialAutoencoder(nnx.Module):
     self.disc_out = nnx.Linear(hidden_features, 1, rngs=rngs)
     self.prior = priors.PriorMeans(jnp.zeros((1, latent_dim)))  # N(0, I): K = 1, lambda = 0
 
-  def embed(self, x, key=None):
-    """(B, *event) -> (B, d) deterministic code."""
-    return self.code(self.encoder(x, key))
+  def embed(self, x, key=None, *, training=None):
+    """(B, *event) -> (B, d) deterministic code; dropout in training (`key` draws it)."""
+    return self.code(self.encoder(x, key, training=training))
 
-  def decode(self, z, key=None):
-    """(..., d) -> (..., *event) logits."""
-    return self.decoder(z, key)
+  def decode(self, z, key=None, *, training=None):
+    """(..., d) -> (..., *event) logits; dropout in training."""
+    return self.decoder(z, key, training=training)
 
   def discriminate(self, z, frozen=False):
     """(N, d) -> (N,) logits of "z comes from the prior"; frozen: no gradient to D."""
@@ -52,16 +52,16 @@ class AdversarialAutoencoder(nnx.Module):
     (w1, b1), (w2, b2) = layers
     return (jax.nn.relu(z @ w1 + b1) @ w2 + b2)[:, 0]
 
-  def encode(self, x, key=None, soft_code=False):
+  def encode(self, x, key=None, soft_code=False, *, training=None):
     """A degenerate `CategoricalPosterior` (K = 1, the code as the mean, variance ~0)."""
     del soft_code
-    z = self.embed(x, key)
+    z = self.embed(x, key, training=training)
     return losses.CategoricalPosterior(jnp.zeros((x.shape[0], 1)), z[:, None, :],
                                        jnp.full((x.shape[0], 1, self.latent_dim), -30.0))
 
-  def classify(self, x, key=None):
+  def classify(self, x, key=None, *, training=None):
     """K = 1: every example in cluster 0."""
-    del key
+    del key, training
     return jnp.zeros((x.shape[0], 1))
 
   def prior_means(self):

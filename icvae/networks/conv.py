@@ -60,8 +60,10 @@ class ConvTrunk(nnx.Module):
     self.features = features
     self.input_scale, self.input_shift = layers.INPUT_SCALINGS[input_scaling]
 
-  def __call__(self, x, key=None, update_statistics=True):
-    """(B, H * W * C) or (B, H, W[, C]) -> (B, features)."""
+  def __call__(self, x, key=None, update_statistics=True, *, training=None):
+    """(B, H * W * C) or (B, H, W[, C]) -> (B, features); with batch norm, the batch's
+    statistics in training (`layers.normalised`)."""
+    training = layers.is_training(key, training)
     h = x.reshape(x.shape[0], *self.image_shape)
     if (self.input_scale, self.input_shift) != (1.0, 0.0):
       h = self.input_scale * h + self.input_shift
@@ -71,7 +73,7 @@ class ConvTrunk(nnx.Module):
         h = h.reshape(h.shape[0], -1)
       h = layer(h)
       if self.batch_norm:
-        h = layers.normalised(self.norms[i], h, key, update_statistics)
+        h = layers.normalised(self.norms[i], h, training, update_statistics)
       h = jax.nn.relu(h)
     return h
 
@@ -129,9 +131,9 @@ class ConvDecoder(nnx.Module):
     self.deconvs = nnx.List([nnx.ConvTranspose(a, b, (4, 4), strides=(2, 2), padding='SAME',
                                                rngs=rngs) for a, b in zip(ins, outs)])
 
-  def __call__(self, code, key=None):
-    """(..., in_features) -> (..., H * W * C)."""
-    del key  # no dropout
+  def __call__(self, code, key=None, *, training=None):
+    """(..., in_features) -> (..., H * W * C), the same in training and evaluation."""
+    del key, training  # no dropout
     lead = code.shape[:-1]
     h = jax.nn.relu(self.hidden(code.reshape(-1, code.shape[-1])))
     h = jax.nn.relu(self.to_map(h))

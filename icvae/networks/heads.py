@@ -52,18 +52,20 @@ class CategoricalVAE(nnx.Module):
     return (_linear_on_concat(self.mean_head, features, code),
             _linear_on_concat(self.logvar_head, features, code))
 
-  def encode(self, x, key=None, soft_code=False):
+  def encode(self, x, key=None, soft_code=False, *, training=None):
     """q(c|x) and q(z|x,c) for all K categories at once.
 
     Args:
       x: (B, *event) data.
-      key: dropout key, or None for evaluation.
+      key: the dropout key (training).
       soft_code: also compute the heads on the soft code q(c|x) (published code's estimator).
+      training: True in training (dropout on), False in evaluation; None: a key means
+        training (`layers.is_training`, the rule before icvae 0.4).
 
     Returns:
       `losses.CategoricalPosterior` with (B, K) logits and (B, K, d) mean / logvar.
     """
-    h = self.encoder(x, key)
+    h = self.encoder(x, key, training=layers.is_training(key, training))
     logits = self.classifier(h)
     one_hot = jnp.eye(self.num_categories, dtype=h.dtype)
     mean, logvar = self.heads(h[:, None, :], one_hot)
@@ -72,13 +74,13 @@ class CategoricalVAE(nnx.Module):
       soft_mean, soft_logvar = self.heads(h, jax.nn.softmax(logits, axis=-1))
     return losses.CategoricalPosterior(logits, mean, logvar, soft_mean, soft_logvar)
 
-  def classify(self, x, key=None):
+  def classify(self, x, key=None, *, training=None):
     """(N, *event) -> (N, K) logits of q(c|x)."""
-    return self.classifier(self.encoder(x, key))
+    return self.classifier(self.encoder(x, key, training=layers.is_training(key, training)))
 
-  def decode(self, z, key=None):
+  def decode(self, z, key=None, *, training=None):
     """(..., d) codes -> (..., *event) decoder outputs (logits for Bernoulli)."""
-    return self.decoder(z, key)
+    return self.decoder(z, key, training=layers.is_training(key, training))
 
   def prior_means(self):
     """(K, d) means of p(z|c)."""
@@ -96,14 +98,15 @@ class Classifier(nnx.Module):
                            kernel_init=layers.kernel_initializer(initialization, output=True),
                            rngs=rngs)
 
-  def classify(self, x, key=None, update_statistics=True):
-    """(B, *event) -> (B, K) logits of p(y|x); a key means training mode (batch statistics,
-    `BatchNormTrunk`)."""
-    return self.head(self.trunk(x, key, update_statistics))
+  def classify(self, x, key=None, update_statistics=True, *, training=None):
+    """(B, *event) -> (B, K) logits of p(y|x); in training, the batch's statistics
+    (`BatchNormTrunk`)."""
+    return self.head(self.trunk(x, key, update_statistics,
+                                training=layers.is_training(key, training)))
 
-  def encode(self, x, key=None, update_statistics=True):
+  def encode(self, x, key=None, update_statistics=True, *, training=None):
     """The model's code: the (B, K) logits of p(y|x) (there is no continuous code)."""
-    return self.classify(x, key, update_statistics)
+    return self.classify(x, key, update_statistics, training=training)
 
 
 class JointCodeAutoencoder(nnx.Module):
@@ -138,32 +141,33 @@ class JointCodeAutoencoder(nnx.Module):
       self.decoder = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
       self.out = nnx.Linear(sizes[-1], math.prod(self.out_shape), rngs=rngs)
 
-  def encode(self, x, key=None, update_statistics=True):
+  def encode(self, x, key=None, update_statistics=True, *, training=None):
     """(B, *event) -> `losses.JointPosterior` with (B, K) logits and (B, D) mean, logvar.
 
-    A key means training mode (batch statistics); see `BatchNormTrunk` for
-    update_statistics.
+    In training, the batch's statistics; see `BatchNormTrunk` for update_statistics.
     """
-    heads = self.heads(self.trunk(x, key, update_statistics))
+    training = layers.is_training(key, training)
+    heads = self.heads(self.trunk(x, key, update_statistics, training=training))
     d = self.latent_dim
     if self.classifier is not None:
-      logits = self.classifier.classify(x, key, update_statistics)
+      logits = self.classifier.classify(x, key, update_statistics, training=training)
     else:
       logits = heads[:, 2 * d:]
     return losses.JointPosterior(logits, heads[:, :d], heads[:, d:2 * d])
 
-  def classify(self, x, key=None, update_statistics=True):
+  def classify(self, x, key=None, update_statistics=True, *, training=None):
     """(B, *event) -> (B, K) logits of p(y|x)."""
     if self.classifier is not None:
-      return self.classifier.classify(x, key, update_statistics)
-    return self.encode(x, key, update_statistics).logits
+      return self.classifier.classify(x, key, update_statistics, training=training)
+    return self.encode(x, key, update_statistics, training=training).logits
 
-  def decode(self, y, z, key=None):
-    """(..., K) and (..., D) -> (..., *event) logits of the Bernoulli p(x|y, z)."""
-    del key  # no dropout in Table 1
+  def decode(self, y, z, key=None, *, training=None):
+    """(..., K) and (..., D) -> (..., *event) logits of the Bernoulli p(x|y, z) (Table 1's
+    MLP has no dropout: the same in training and evaluation)."""
     h = jnp.concatenate([y, z], axis=-1)
     if self.image_decoder is not None:
-      return self.image_decoder(h).reshape(*h.shape[:-1], *self.out_shape)
+      return self.image_decoder(h, key, training=layers.is_training(key, training)).reshape(
+          *h.shape[:-1], *self.out_shape)
     for dense in self.decoder:
       h = jax.nn.relu(dense(h))
     return self.out(h).reshape(*h.shape[:-1], *self.out_shape)

@@ -29,13 +29,27 @@ def dropout_keep_mask(key, rate, shape):
   return jax.random.bernoulli(key, 1.0 - rate, shape)
 
 
-def dropout(x, rate, key=None):
+def is_training(key, training=None):
+  """The mode of a network call: `training` when given. When it is not (None), a key means
+  training and no key evaluation: the rule before icvae 0.4, kept for code written to it;
+  icvae's own calls pass `training`."""
+  return key is not None if training is None else bool(training)
+
+
+def dropout(x, rate, key=None, *, training=None):
   """Inverted dropout: zero each unit with probability `rate`, scale the rest by 1/(1-rate).
 
-  `key=None` (evaluation) or rate 0 returns x unchanged, so E[dropout(x)] = x either way.
+  In evaluation (`training` False, `is_training`) or at rate 0 it returns x unchanged, so
+  E[dropout(x)] = x either way.
+
+  Raises:
+    ValueError: training with a rate > 0 and no key.
   """
-  if key is None or rate == 0:
+  if not is_training(key, training) or rate == 0:
     return x
+  if key is None:
+    raise ValueError('dropout in training needs a PRNG key: pass key=..., or training=False '
+                     'for evaluation.')
   keep = dropout_keep_mask(key, rate, x.shape)
   return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
 
@@ -65,13 +79,13 @@ def kernel_initializer(initialization, output=False):
   raise ValueError(f'initialization must be one of {INITIALIZATIONS}, got {initialization!r}.')
 
 
-def normalised(norm, h, key, update_statistics):
-  """Batch norm over every axis but the last, as `BatchNormTrunk`'s layers: running
-  averages without a key; the batch's statistics with one, updating the averages unless
+def normalised(norm, h, training, update_statistics):
+  """Batch norm over every axis but the last: the running averages in evaluation
+  (`training` False); in training the batch's statistics, updating the averages unless
   `update_statistics` is False (then a pure function, for VAT's perturbed passes)."""
-  if key is not None and not update_statistics:
+  if training and not update_statistics:
     axes = tuple(range(h.ndim - 1))
     mean = jnp.mean(h, axis=axes)
     variance = jnp.mean(jnp.square(h - mean), axis=axes)
     return (h - mean) * jax.lax.rsqrt(variance + norm.epsilon) * norm.scale[...] + norm.bias[...]
-  return norm(h, use_running_average=key is None)
+  return norm(h, use_running_average=not training)

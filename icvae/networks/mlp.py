@@ -28,10 +28,12 @@ class MLPEncoder(nnx.Module):
     self.compute_dtype = compute_dtype
     self.dropout_rate = dropout_rate
 
-  def __call__(self, x, key=None):
-    """(B, *event) -> (B, hidden) float32 features. Flattens the event axes first."""
+  def __call__(self, x, key=None, update_statistics=True, *, training=None):
+    """(B, *event) -> (B, hidden) float32 features. Flattens the event axes first; dropout
+    in training (`key` draws it; `update_statistics` is not read: no batch norm)."""
+    del update_statistics
     h = kernels.dense(self.dense, x.reshape(x.shape[0], -1), self.compute_dtype)
-    return jax.nn.relu(layers.dropout(h, self.dropout_rate, key))
+    return jax.nn.relu(layers.dropout(h, self.dropout_rate, key, training=training))
 
 
 class MLPDecoder(nnx.Module):
@@ -54,10 +56,10 @@ class MLPDecoder(nnx.Module):
     self.compute_dtype = compute_dtype
     self.dropout_rate = dropout_rate
 
-  def __call__(self, z, key=None):
-    """(..., d) -> (..., *out_shape) float32 logits."""
+  def __call__(self, z, key=None, *, training=None):
+    """(..., d) -> (..., *out_shape) float32 logits; dropout in training."""
     h = kernels.dense(self.hidden, z, self.compute_dtype)
-    h = jax.nn.relu(layers.dropout(h, self.dropout_rate, key))
+    h = jax.nn.relu(layers.dropout(h, self.dropout_rate, key, training=training))
     return kernels.dense(self.out, h, self.compute_dtype).reshape(*z.shape[:-1], *self.out_shape)
 
 
@@ -65,10 +67,10 @@ class BatchNormTrunk(nnx.Module):
   """FC + BatchNorm + ReLU layers (IMAE Table 1 encoder trunk: 784 -> 500 -> 500; IMSAT's
   784 -> 1200 -> 1200).
 
-  Batch norm uses the batch's statistics and updates its running averages when called with
-  a key (training), and the running averages when `key` is None (evaluation), the library's
-  convention for "training mode". The running averages are `nnx.BatchStat` variables: the
-  train step returns them updated with the state (`train.objective_loss`).
+  Batch norm uses the batch's statistics and updates its running averages in training
+  (`training=True`), and the running averages in evaluation. The running averages are
+  `nnx.BatchStat` variables: the train step returns them updated with the state
+  (`train.objective_loss`).
 
   Choice: momentum 0.9 (running = 0.9 running + 0.1 batch), PyTorch's BatchNorm1d default
   and Chainer's (IMSAT), as the IMAE paper gives none and its authors' framework is not
@@ -95,26 +97,20 @@ class BatchNormTrunk(nnx.Module):
     self.features = sizes[-1]
     self.input_scale, self.input_shift = layers.INPUT_SCALINGS[input_scaling]
 
-  def __call__(self, x, key=None, update_statistics=True):
-    """(B, *event) -> (B, features); the batch's statistics when `key` is given.
+  def __call__(self, x, key=None, update_statistics=True, *, training=None):
+    """(B, *event) -> (B, features); the batch's statistics in training (`key` is not
+    otherwise read: no randomness).
 
-    With update_statistics=False (and a key) the batch's statistics normalise as in
+    With update_statistics=False (in training) the batch's statistics normalise as in
     training but the running averages are left as they are, and nothing is written to
     the module: a pure function, safe inside jax.grad (VAT's perturbed passes).
     """
+    training = layers.is_training(key, training)
     h = x.reshape(x.shape[0], -1)
     if (self.input_scale, self.input_shift) != (1.0, 0.0):
       h = self.input_scale * h + self.input_shift
     for dense, norm in zip(self.dense, self.norm):
-      h = dense(h)
-      if key is not None and not update_statistics:
-        mean = jnp.mean(h, axis=0)
-        variance = jnp.mean(jnp.square(h - mean), axis=0)  # biased, as nnx.BatchNorm
-        h = (h - mean) * jax.lax.rsqrt(variance + norm.epsilon)
-        h = h * norm.scale[...] + norm.bias[...]
-      else:
-        h = norm(h, use_running_average=key is None)
-      h = jax.nn.relu(h)
+      h = jax.nn.relu(layers.normalised(norm, dense(h), training, update_statistics))
     return h
 
 
@@ -130,9 +126,9 @@ class DenseTrunk(nnx.Module):
     self.dense = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
     self.features = sizes[-1]
 
-  def __call__(self, x, key=None, update_statistics=True):
-    """(B, *event) -> (B, features)."""
-    del key, update_statistics
+  def __call__(self, x, key=None, update_statistics=True, *, training=None):
+    """(B, *event) -> (B, features), the same in training and evaluation."""
+    del key, update_statistics, training
     h = x.reshape(x.shape[0], -1)
     for dense in self.dense:
       h = jax.nn.relu(dense(h))

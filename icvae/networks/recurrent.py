@@ -35,9 +35,10 @@ class GRUEncoder(nnx.Module):
     self.forward_cell = nnx.GRUCell(num_features, hidden_features, rngs=rngs)
     self.backward_cell = nnx.GRUCell(num_features, hidden_features, rngs=rngs)
 
-  def __call__(self, x, key=None):
-    """(B, T, F) sequences -> (B, 2 * hidden) features."""
-    del key
+  def __call__(self, x, key=None, update_statistics=True, *, training=None):
+    """(B, T, F) sequences -> (B, 2 * hidden) features, the same in training and
+    evaluation."""
+    del key, update_statistics, training
     if x.ndim != 3:
       raise ValueError(f'GRUEncoder expects (batch, time, features) sequences, got shape '
                        f'{x.shape}; use data.as_sequences.')
@@ -64,9 +65,9 @@ class GRUDecoder(nnx.Module):
     self.cell = nnx.GRUCell(latent_dim, hidden_features, rngs=rngs)
     self.out = nnx.Linear(hidden_features, num_features, rngs=rngs)
 
-  def __call__(self, z, key=None):
-    """(..., d) codes -> (..., T, F) sigmoid means."""
-    del key
+  def __call__(self, z, key=None, *, training=None):
+    """(..., d) codes -> (..., T, F) sigmoid means, the same in training and evaluation."""
+    del key, training
     lead = z.shape[:-1]
     flat = z.reshape(-1, z.shape[-1])
     inputs = jnp.broadcast_to(flat[:, None, :], (flat.shape[0], self.num_steps, flat.shape[-1]))

@@ -69,22 +69,28 @@ class Request:
 class Trunk(Protocol):
   """An encoder trunk: `(B, *view) -> (B, features)` float32 features.
 
-  The input is a batch as `Network.view` gives it ((B, prod(shape)) flat, or (B, rows,
-  columns * channels) sequences). `key` is a PRNG key in training and None in evaluation
-  (dropout off, batch norm on its running averages); `update_statistics=False` is a training
-  pass that must not update batch-norm running averages (VAT's perturbed pass).
+  Args of a call:
+    x: a batch as `Network.view` gives it ((B, prod(shape)) flat, or (B, rows, columns *
+      channels) sequences).
+    key: a PRNG key for the trunk's randomness (dropout), or None.
+    update_statistics: False for a training pass that must not update batch-norm running
+      averages (VAT's perturbed pass, inside jax.grad).
+    training: True in training (dropout on, batch norm on the batch's statistics), False in
+      evaluation. The families always pass it; the built-in trunks take None as "a key
+      means training" (`layers.is_training`), the rule before icvae 0.4.
   """
   features: int
 
-  def __call__(self, x, key=None, update_statistics=True):
+  def __call__(self, x, key=None, update_statistics=True, *, training=False):
     ...
 
 
 class Decoder(Protocol):
   """A decoder: `(..., code_size) -> (..., *shape)` float32 outputs (Bernoulli logits, or
-  Gaussian means), for any leading axes (all K codes of a batch decode in one call)."""
+  Gaussian means) in the view's layout, for any leading axes (all K codes of a batch decode
+  in one call); `key` and `training` as `Trunk`'s."""
 
-  def __call__(self, code, key=None):
+  def __call__(self, code, key=None, *, training=False):
     ...
 
 

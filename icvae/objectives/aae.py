@@ -61,8 +61,8 @@ class AdversarialAutoencoder(registry.Objective):
 
   def _loss(self, networks, batch, key, training):
     encode_key, decode_key, prior_key = jax.random.split(key, 3)
-    z = networks.embed(batch, encode_key if training else None)
-    outputs = networks.decode(z, decode_key if training else None)
+    z = networks.embed(batch, encode_key, training=training)
+    outputs = networks.decode(z, decode_key, training=training)
     reconstruction = jnp.mean(self.likelihood.log_prob(outputs, batch, batch.ndim - 1))
     z_prior = jax.random.normal(prior_key, z.shape, z.dtype)
     discriminator = (binary_cross_entropy_from_logits(networks.discriminate(z_prior), True)

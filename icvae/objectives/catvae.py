@@ -181,13 +181,12 @@ class InfoCatVAE(registry.Objective):
 
   def _loss(self, networks, batch, key, *, training, reconstruction, compute_information):
     encode_key, loss_key = jax.random.split(key)
-    dropout = (lambda k: k) if training else (lambda k: None)
-    posterior = networks.encode(batch, dropout(encode_key),
-                                soft_code=reconstruction == 'soft_code')
+    posterior = networks.encode(batch, encode_key, soft_code=reconstruction == 'soft_code',
+                                training=training)
     return infocatvae_loss(
         loss_key, batch, posterior,
-        lambda z, k: networks.decode(z, dropout(k)),
-        lambda images, k: networks.classify(images, dropout(k)),
+        lambda z, k: networks.decode(z, k, training=training),
+        lambda images, k: networks.classify(images, k, training=training),
         networks.prior_means(), beta_cont=self.beta_cont, beta_cat=self.beta_cat,
         beta_info=self.beta_info, reconstruction=reconstruction,
         likelihood=self.likelihood, num_info_samples=self.num_info_samples,
@@ -205,7 +204,7 @@ class InfoCatVAE(registry.Objective):
     key, vat_key, dropout_key = jax.random.split(key, 3)
     loss, terms = self._loss(networks, batch, key, training=True,
                              reconstruction=self.reconstruction, compute_information=None)
-    classify = lambda images: networks.classify(images, dropout_key)
+    classify = lambda images: networks.classify(images, dropout_key, training=True)
     if shared.vat_on(self):
       penalty, smoothness = shared.vat_term(self, vat_key, batch, classify, epsilon=epsilon)
       loss = loss + penalty
@@ -230,7 +229,7 @@ class InfoCatVAE(registry.Objective):
     return terms
 
   def cluster_logits(self, networks, batch):
-    return networks.classify(batch)
+    return networks.classify(batch, training=False)
 
 
 def _validate(values):

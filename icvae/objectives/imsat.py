@@ -112,28 +112,28 @@ class IMSAT(registry.Objective):
   def loss(self, networks, batch, key, step):
     del step
     batch, epsilon, neighbours = shared.batch_parts(self, batch)
-    train_key, vat_key = jax.random.split(key)  # the network draws nothing: training mode
-    logits = networks.classify(batch, train_key)
+    train_key, vat_key = jax.random.split(key)  # the network draws nothing from train_key
+    logits = networks.classify(batch, train_key, training=True)
     value, terms = information_loss(logits, self.marginal_entropy_weight)
     loss = self.information_weight * value
     if shared.vat_on(self):
       weighted, smoothness = shared.vat_term(
           self, vat_key, batch,
-          lambda x: networks.classify(x, train_key, update_statistics=False),
+          lambda x: networks.classify(x, train_key, update_statistics=False, training=True),
           clean_logits=logits, epsilon=epsilon)
       loss = loss + weighted
       terms['vat'] = smoothness
     if shared.consistency_on(self):
       weighted, divergence = shared.consistency_term(
           self, jax.random.fold_in(vat_key, 1), batch,
-          lambda x: networks.classify(x, train_key, update_statistics=False),
+          lambda x: networks.classify(x, train_key, update_statistics=False, training=True),
           clean_logits=logits)
       loss = loss + weighted
       terms['consistency'] = divergence
     if shared.neighbour_on(self):
       weighted, disagreement = shared.neighbour_term(
           self, jax.random.fold_in(vat_key, 2), neighbours,
-          lambda x: networks.classify(x, train_key, update_statistics=False), logits)
+          lambda x: networks.classify(x, train_key, update_statistics=False, training=True), logits)
       loss = loss + weighted
       terms['neighbour'] = disagreement
     terms['objective_information_y'] = -value
@@ -143,11 +143,12 @@ class IMSAT(registry.Objective):
   def evaluate(self, networks, batch, key):
     """The information terms of the batch in evaluation mode (running averages)."""
     del key
-    value, terms = information_loss(networks.classify(batch), self.marginal_entropy_weight)
+    value, terms = information_loss(networks.classify(batch, training=False),
+                                    self.marginal_entropy_weight)
     return dict(terms, objective_information_y=-value, loss=self.information_weight * value)
 
   def cluster_logits(self, networks, batch):
-    return networks.classify(batch)
+    return networks.classify(batch, training=False)
 
 
 def build_networks(config):

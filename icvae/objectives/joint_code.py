@@ -204,12 +204,12 @@ class JointCodeObjective(registry.Objective):
     over pixels."""
     batch, epsilon, neighbours = shared.batch_parts(self, batch)
     encode_key, z_key, y_key, vat_key = jax.random.split(key, 4)
-    posterior = networks.encode(batch, encode_key)
+    posterior = networks.encode(batch, encode_key, training=True)
     z = losses.reparameterize(z_key, posterior.mean, posterior.logvar)
     temperature = temperature_at(step, self.temperature, self.temperature_final,
                                  self.temperature_anneal_steps)
     y = losses.gumbel_softmax_sample(y_key, posterior.logits, temperature)
-    reconstruction = jnp.mean(self.likelihood.log_prob(networks.decode(y, z), batch,
+    reconstruction = jnp.mean(self.likelihood.log_prob(networks.decode(y, z, training=True), batch,
                                                         batch.ndim - 1))
     stats = code_statistics(posterior, z)
     penalty, extra = self.penalty(stats, step)
@@ -222,21 +222,21 @@ class JointCodeObjective(registry.Objective):
     if shared.vat_on(self):
       weighted, smoothness = shared.vat_term(
           self, vat_key, batch,
-          lambda x: networks.classify(x, encode_key, update_statistics=False),
+          lambda x: networks.classify(x, encode_key, update_statistics=False, training=True),
           clean_logits=posterior.logits, epsilon=epsilon)
       loss = loss + weighted
       terms['vat'] = smoothness
     if shared.consistency_on(self):
       weighted, divergence = shared.consistency_term(
           self, jax.random.fold_in(vat_key, 1), batch,
-          lambda x: networks.classify(x, encode_key, update_statistics=False),
+          lambda x: networks.classify(x, encode_key, update_statistics=False, training=True),
           clean_logits=posterior.logits)
       loss = loss + weighted
       terms['consistency'] = divergence
     if shared.neighbour_on(self):
       weighted, disagreement = shared.neighbour_term(
           self, jax.random.fold_in(vat_key, 2), neighbours,
-          lambda x: networks.classify(x, encode_key, update_statistics=False),
+          lambda x: networks.classify(x, encode_key, update_statistics=False, training=True),
           posterior.logits)
       loss = loss + weighted
       terms['neighbour'] = disagreement
@@ -247,10 +247,10 @@ class JointCodeObjective(registry.Objective):
     """The statistics in evaluation mode (running averages), the penalty with its schedules
     at their end (JointVAE's full capacities), and the reconstruction of the deterministic
     code (log-likelihood and summed squared error)."""
-    posterior = networks.encode(batch)
+    posterior = networks.encode(batch, training=False)
     z = losses.reparameterize(key, posterior.mean, posterior.logvar)
     y = jax.nn.one_hot(jnp.argmax(posterior.logits, axis=-1), posterior.logits.shape[-1])
-    outputs = networks.decode(y, posterior.mean)
+    outputs = networks.decode(y, posterior.mean, training=False)
     x = batch.reshape(outputs.shape)
     reconstruction = jnp.mean(self.likelihood.log_prob(outputs, x, x.ndim - 1))
     mean_image = self.likelihood.mean(outputs)
@@ -262,7 +262,7 @@ class JointCodeObjective(registry.Objective):
                 reconstruction_squared_error=squared_error, loss=penalty - reconstruction)
 
   def cluster_logits(self, networks, batch):
-    return networks.classify(batch)
+    return networks.classify(batch, training=False)
 
 
 def build_networks(config):
