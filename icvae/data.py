@@ -7,20 +7,11 @@ Every example has a shape of its own (`Dataset.example_shape`): (rows, columns) 
 images, (rows, columns, channels) for colour ones, (features,) for a table. Everything that
 needs a shape takes it from there or from the source's `DataSource.shape`, never from a name.
 
-A custom TFDS `GeneratorBasedBuilder` reads the four standard IDX gz files (`icvae.idx`),
-prepares them once as array_record (about 5 s for 70k images) and reads them back with
-`as_data_source()`. Sources, tried in this order:
-
-1. `data_dir`: a folder holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,
-   t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (uncompressed files also work);
-2. the Debian package's folder (Fashion-MNIST: `apt-get install -y dataset-fashion-mnist`
-   installs /usr/share/datasets/fashion-mnist; its gzip headers differ from upstream, the data
-   do not);
-3. a copy downloaded earlier into the cache, or the canonical download when online.
-
-Downloads are checked against their recorded SHA-256 and size, and every file from any
-source is validated; see `icvae.idx`. The prepared array_record copy lives under the cache
-keyed by the SHA-256 of the source files, so different sources never mix.
+A custom TFDS `GeneratorBasedBuilder` reads the four standard IDX gz files of MNIST and
+Fashion-MNIST, found by `icvae.idx` (a --data_dir, the Debian package's folder, or a checked
+download), prepares them once as array_record (about 5 s for 70k images) and reads them back
+with `as_data_source()`. The prepared copy lives under the cache keyed by the SHA-256 of the
+source files, so different sources never mix.
 """
 
 import contextlib
@@ -33,20 +24,20 @@ import numpy as np
 
 from icvae import dsprites
 from icvae import idx
+# The IDX files' names, sources and checksums (`icvae.idx`), named here too.
+from icvae.idx import DEBIAN_DIRS  # pylint: disable=unused-import
+from icvae.idx import DOWNLOAD_CHECKSUMS  # pylint: disable=unused-import
+from icvae.idx import DOWNLOAD_URLS  # pylint: disable=unused-import
+from icvae.idx import IDX_DATASETS  # pylint: disable=unused-import
+from icvae.idx import SPLIT_FILES  # pylint: disable=unused-import
+from icvae.idx import find_source  # pylint: disable=unused-import
+from icvae.idx import read_idx  # pylint: disable=unused-import
+from icvae.idx import read_split  # pylint: disable=unused-import
 from icvae.settings import DataError
 from icvae.settings import default_cache_dir
 
 log = logging.getLogger('icvae')
 
-# The IDX files' names, sources and checksums (`icvae.idx`), named here too.
-SPLIT_FILES = idx.SPLIT_FILES
-IDX_DATASETS = idx.IDX_DATASETS
-DEBIAN_DIRS = idx.DEBIAN_DIRS
-DOWNLOAD_URLS = idx.DOWNLOAD_URLS
-DOWNLOAD_CHECKSUMS = idx.DOWNLOAD_CHECKSUMS
-find_source = idx.find_source
-read_idx = idx.read_idx
-read_split = idx.read_split
 
 SPLIT_SIZES = {'train': 60000, 'test': 10000}
 # How a run splits the data (`--protocol`): 'heldout' trains on the training split and

@@ -18,7 +18,6 @@ from icvae import config as config_lib
 from icvae import data as data_lib
 from icvae import examples as examples_lib
 from icvae import files
-from icvae import losses
 from icvae import tables
 
 
@@ -168,13 +167,9 @@ def _codes(graphdef, objective, params, constants, x):
   logits = objective.cluster_logits(model, x)
   if logits is not None:
     result['probabilities'] = jax.nn.softmax(logits, axis=-1)
-  posterior = model.encode(x, training=False) if hasattr(model, 'encode') else None
-  if isinstance(posterior, losses.JointPosterior):
-    result.update(z_mean=posterior.mean, z_logvar=posterior.logvar)
-  elif isinstance(posterior, losses.CategoricalPosterior):
-    best = jnp.argmax(posterior.logits, axis=-1)
-    take = lambda a: jnp.take_along_axis(a, best[:, None, None], axis=1)[:, 0]
-    result.update(z_mean=take(posterior.mean), z_logvar=take(posterior.logvar))
+  code = objective.continuous_code(model, x)
+  if code is not None:
+    result.update(z_mean=code[0], z_logvar=code[1])
   return result
 
 

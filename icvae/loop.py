@@ -33,16 +33,16 @@ from icvae import settings as settings_lib
 from icvae import sweep as sweep_lib
 from icvae import train
 from icvae import workdir as workdir_lib
+# The workdir's pieces live in `icvae.workdir`; these names stay importable from here.
+from icvae.workdir import ExperimentError
+from icvae.workdir import Stopped  # pylint: disable=unused-import
+from icvae.workdir import WorkdirLock  # pylint: disable=unused-import
+from icvae.workdir import check_workdir_config
+from icvae.workdir import is_writer
+from icvae.workdir import write_atomically
 
 log = logging.getLogger('icvae')
 
-# The workdir's pieces live in `icvae.workdir`; these names stay importable from here.
-ExperimentError = workdir_lib.ExperimentError
-Stopped = workdir_lib.Stopped
-WorkdirLock = workdir_lib.WorkdirLock
-check_workdir_config = workdir_lib.check_workdir_config
-is_writer = workdir_lib.is_writer
-write_atomically = workdir_lib.write_atomically
 
 def _wait(arrays, stop):
   """Waits until `arrays` are computed, polling `stop`; False when a stop was requested."""

@@ -46,6 +46,14 @@ class CategoricalPosterior(NamedTuple):
   soft_logvar: Optional[jax.Array] = None
 
 
+def most_probable_code(posterior):
+  """(mean, logvar), each (B, d), of q(z|x, c*) for each example's most probable category
+  c* = argmax q(c|x) of a `CategoricalPosterior`."""
+  best = jnp.argmax(posterior.logits, axis=-1)
+  take = lambda a: jnp.take_along_axis(a, best[:, None, None], axis=1)[:, 0]
+  return take(posterior.mean), take(posterior.logvar)
+
+
 class JointPosterior(NamedTuple):
   """What an encoder with a categorical code beside a continuous one returns (IMAE,
   JointVAE): p(y|x) and one factorial Gaussian q(z|x), not one per category.

@@ -239,7 +239,8 @@ class IMAEClustering(_IcvaeClustering):
     batch_size: --batch_size (at most the number of examples).
     learning_rate: Adam's.
     beta, gamma: IMAE's weights (eq. 10).
-    network: 'mlp' (any X) or 'conv' (images).
+    network: a registered --network ('mlp': any X; 'conv': images) or your own,
+      'package.module:attribute' (`icvae.networks`).
     hidden_features: the MLP's width (Table 1: 500).
     random_state: --seed: an int, a `numpy.random.RandomState`, or None (a random seed).
     workdir: where the run is written and kept (None: a temporary folder, deleted after

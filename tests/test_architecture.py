@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'icvae'
 LAYERS = (
     ('math and data', {'likelihoods', 'priors', 'losses', 'information', 'disentanglement',
                        'vat', 'evaluation', 'metrics', 'settings', 'idx', 'data', 'dsprites',
-                       'augment', 'examples', 'tables', 'files', 'preparation'}),
+                       'augment', 'examples', 'tables', 'files', 'preparation', 'plugins'}),
     ('networks', {'networks', 'models'}),
     ('objectives', {'objectives'}),
     ('training', {'config', 'workdir', 'train', 'checkpoints', 'inference', 'sweep'}),

@@ -134,3 +134,16 @@ def test_help_lists_the_registry(toy):
     assert 'mlp, gru, conv, toy' in main.registries()['networks']
   finally:
     networks.unregister('toy')
+
+
+def test_the_estimators_take_a_users_network(toy):
+  from icvae.sklearn import IMAEClustering
+  rng = np.random.default_rng(0)
+  centres = rng.normal(size=(3, 6)) * 4
+  X = (centres[rng.integers(0, 3, 300)] + rng.normal(size=(300, 6))).astype(np.float32)
+  estimator = IMAEClustering(n_clusters=3, latent_dim=2, max_epochs=2, batch_size=50,
+                             network='toy_networks:Trunk', hidden_features=8)
+  labels = estimator.fit_predict(X)
+  assert labels.shape == (300,) and set(np.unique(labels)) <= {0, 1, 2}
+  assert isinstance(estimator.model_.model.trunk, toy.Trunk)
+  assert toy.Trunk.requests[-1].shape == (6,)

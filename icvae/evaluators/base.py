@@ -3,15 +3,15 @@ modules import this one, and the package re-exports it, so the package imports t
 a cycle)."""
 
 import dataclasses
-import importlib
 import pathlib
 import sys
 import zlib
-from importlib import metadata
 from typing import Any, Callable, Iterable, NamedTuple, Optional
 
 import jax
 import numpy as np
+
+from icvae import plugins
 
 ENTRY_POINT_GROUP = 'icvae.evaluators'
 # The keys the built-in evaluators draw from, split from the evaluation seed in this order
@@ -89,39 +89,29 @@ class Evaluator:
   draws: bool = False
 
 
-_EVALUATORS = {}
-_entry_points_loaded = False
+_EVALUATORS = plugins.Registry('evaluator', ENTRY_POINT_GROUP)
 
 
 def register(evaluator):
   """Adds `evaluator` after those registered; ValueError if its name is taken."""
   if not isinstance(evaluator, Evaluator):
     raise TypeError(f'register takes an icvae.evaluators.Evaluator, got {type(evaluator)}.')
-  if evaluator.name in _EVALUATORS:
-    raise ValueError(f'an evaluator called {evaluator.name!r} is already registered; '
-                     'choose another name (or unregister it first).')
-  _EVALUATORS[evaluator.name] = evaluator
+  _EVALUATORS.add(evaluator.name, evaluator)
 
 
 def unregister(name):
   """Removes the evaluator called `name` (KeyError if none)."""
-  del _EVALUATORS[name]
+  _EVALUATORS.remove(name)
 
 
 def load_plugins():
   """Imports the modules listed under the 'icvae.evaluators' entry points (once)."""
-  global _entry_points_loaded
-  if _entry_points_loaded:
-    return
-  _entry_points_loaded = True
-  for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-    importlib.import_module(entry_point.value.split(':')[0])
+  _EVALUATORS.load_plugins()
 
 
 def registered():
   """The registered evaluators, in registration order (the built-in ones first)."""
-  load_plugins()
-  return list(_EVALUATORS.values())
+  return list(_EVALUATORS.entries().values())
 
 
 def epoch_scalars(terms, clusters, dataset, num_clusters):

@@ -19,8 +19,9 @@ The interface the families call (`Trunk`, `Decoder`) is below, with its shapes.
 
 import dataclasses
 import importlib
-from importlib import metadata
 from typing import Any, Callable, Optional, Protocol
+
+from icvae import plugins
 
 ENTRY_POINT_GROUP = 'icvae.networks'
 
@@ -137,8 +138,7 @@ class Network:
                       f'module, got {self.trunk!r}.')
 
 
-_NETWORKS = {}
-_entry_points_loaded = False
+_NETWORKS = plugins.Registry('network', ENTRY_POINT_GROUP)
 
 
 def register(network):
@@ -146,38 +146,27 @@ def register(network):
   taken."""
   if not isinstance(network, Network):
     raise TypeError(f'register takes an icvae.networks.Network, got {type(network)}.')
-  if network.name in _NETWORKS:
-    raise ValueError(f'a network called {network.name!r} is already registered; choose '
-                     'another name (or unregister it first).')
-  _NETWORKS[network.name] = network
-  return network
+  return _NETWORKS.add(network.name, network)
 
 
 def unregister(name):
   """Removes the network called `name` (KeyError if none)."""
-  del _NETWORKS[name]
+  _NETWORKS.remove(name)
 
 
 def load_plugins():
   """Imports the modules listed under the 'icvae.networks' entry points (once)."""
-  global _entry_points_loaded
-  if _entry_points_loaded:
-    return
-  _entry_points_loaded = True
-  for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-    importlib.import_module(entry_point.value.split(':')[0])
+  _NETWORKS.load_plugins()
 
 
 def names():
   """The registered networks' names, in registration order (built-in ones first)."""
-  load_plugins()
-  return list(_NETWORKS)
+  return list(_NETWORKS.entries())
 
 
 def descriptions():
   """{name: description} of the registered networks (`--help`)."""
-  load_plugins()
-  return {name: network.description for name, network in _NETWORKS.items()}
+  return {name: network.description for name, network in _NETWORKS.entries().items()}
 
 
 def get(name):
@@ -187,11 +176,11 @@ def get(name):
   Raises:
     ValueError: no such network, or an attribute that is neither, saying what to pass.
   """
-  load_plugins()
-  if name in _NETWORKS:
-    return _NETWORKS[name]
+  registered = _NETWORKS.entries()
+  if name in registered:
+    return registered[name]
   if ':' not in str(name):
-    raise ValueError(f'unknown network {name!r}; registered: {", ".join(_NETWORKS)}. Your '
+    raise ValueError(f'unknown network {name!r}; registered: {", ".join(registered)}. Your '
                      "own: 'package.module:attribute' (a Network or a trunk builder), or "
                      'icvae.networks.register from your code.')
   module_name, _, attribute = str(name).partition(':')

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from icvae import likelihoods
+from icvae import losses
 from icvae import networks as networks_lib
 from icvae.objectives import registry
 from icvae import settings as settings_lib
@@ -82,6 +83,11 @@ class AdversarialAutoencoder(registry.Objective):
 
   def evaluate(self, networks, batch, key):
     return self._loss(networks, batch, key, training=False)[1]
+
+  def continuous_code(self, networks, batch):
+    """The deterministic code, as the mean of a near-deterministic q(z|x) (log-variance
+    -30, `networks.AdversarialAutoencoder.encode`)."""
+    return losses.most_probable_code(networks.encode(batch, training=False))
 
   def parameter_groups(self):
     return {'autoencoder': lambda path: path[0] not in DISCRIMINATOR_LAYERS,

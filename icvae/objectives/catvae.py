@@ -231,6 +231,10 @@ class InfoCatVAE(registry.Objective):
   def cluster_logits(self, networks, batch):
     return networks.classify(batch, training=False)
 
+  def continuous_code(self, networks, batch):
+    """q(z|x, c*) of the most probable category (`losses.most_probable_code`)."""
+    return losses.most_probable_code(networks.encode(batch, training=False))
+
 
 def _validate(values):
   """Cross-setting checks and the --latent_dim spelling of delta."""

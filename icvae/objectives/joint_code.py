@@ -264,6 +264,11 @@ class JointCodeObjective(registry.Objective):
   def cluster_logits(self, networks, batch):
     return networks.classify(batch, training=False)
 
+  def continuous_code(self, networks, batch):
+    """q(z|x): IMAE's factorial Gaussian code."""
+    posterior = networks.encode(batch, training=False)
+    return posterior.mean, posterior.logvar
+
 
 def build_networks(config):
   """The paper's networks for the dataset on --network's trunk (`icvae.networks.compose`),

@@ -5,12 +5,11 @@ registry of families (`register`, `get`, ...): the package docstring of
 """
 
 import dataclasses
-import importlib
-from importlib import metadata
 from typing import Any, Callable, Optional
 
 import jax
 
+from icvae import plugins
 from icvae import settings as settings_lib
 
 ENTRY_POINT_GROUP = 'icvae.models'
@@ -61,6 +60,13 @@ class Objective:
 
   def cluster_logits(self, networks, batch):
     """(B, K) logits of the categorical code, or None (default) when there is none."""
+    del networks, batch
+    return None
+
+  def continuous_code(self, networks, batch):
+    """(mean, logvar), each (B, D), of the continuous code in evaluation mode (a
+    categorical-conditional one: its most probable category's), or None (default) when
+    there is none; `LoadedModel.codes` gives them as z_mean and z_logvar."""
     del networks, batch
     return None
 
@@ -117,8 +123,7 @@ class ModelFamily:
                         f'{setting!r}.')
 
 
-_FAMILIES = {}
-_entry_points_loaded = False
+_FAMILIES = plugins.Registry('model', ENTRY_POINT_GROUP)
 
 
 def register(family):
@@ -126,7 +131,7 @@ def register(family):
 
   A setting name shared with another family must be the same `Setting` (one definition).
   """
-  for other in _FAMILIES.values():
+  for other in _FAMILIES.entries(with_plugins=False).values():
     if other.name == family.name:
       continue
     theirs = {s.name: s for s in other.settings}
@@ -134,43 +139,35 @@ def register(family):
       if setting.name in theirs and theirs[setting.name] != setting:
         raise ValueError(f'model {family.name!r} defines setting {setting.name!r} '
                          f'differently from model {other.name!r}: share one Setting.')
-  _FAMILIES[family.name] = family
-  return family
+  return _FAMILIES.add(family.name, family, replace=True)
 
 
 def unregister(name):
   """Removes the family called `name` from the registry (no error if absent)."""
-  _FAMILIES.pop(name, None)
+  _FAMILIES.remove(name, missing_ok=True)
 
 
 def load_plugins():
   """Imports the modules listed under the `icvae.models` entry points (once)."""
-  global _entry_points_loaded
-  if _entry_points_loaded:
-    return
-  _entry_points_loaded = True
-  for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-    importlib.import_module(entry_point.value.split(':')[0])
+  _FAMILIES.load_plugins()
 
 
 def get(name):
   """The registered `ModelFamily` called `name`; ValueError listing the known ones."""
-  load_plugins()
-  if name not in _FAMILIES:
+  families = _FAMILIES.entries()
+  if name not in families:
     raise settings_lib.SettingError(
         f'--model={name}: unknown model; registered models are '
-        f'{", ".join(sorted(_FAMILIES))}. A plug-in registers itself when its module is '
+        f'{", ".join(sorted(families))}. A plug-in registers itself when its module is '
         f'imported, or when it is listed under the {ENTRY_POINT_GROUP!r} entry points.')
-  return _FAMILIES[name]
+  return families[name]
 
 
 def names():
   """Names of every registered family, sorted."""
-  load_plugins()
-  return sorted(_FAMILIES)
+  return sorted(_FAMILIES.entries())
 
 
 def families():
   """Every registered family, by name."""
-  load_plugins()
-  return dict(_FAMILIES)
+  return _FAMILIES.entries()
