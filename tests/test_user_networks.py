@@ -147,3 +147,29 @@ def test_the_estimators_take_a_users_network(toy):
   assert labels.shape == (300,) and set(np.unique(labels)) <= {0, 1, 2}
   assert isinstance(estimator.model_.model.trunk, toy.Trunk)
   assert toy.Trunk.requests[-1].shape == (6,)
+
+
+def test_icvae_train_takes_a_network_named_by_module(tmp_path, toy):
+  """The command line: --network=package.module:attribute, imported from the user's path."""
+  import os
+  import subprocess
+  import sys
+  rng = np.random.default_rng(0)
+  images = rng.uniform(size=(120, 8, 8)).astype(np.float32)
+  labels = rng.integers(0, 3, 120)
+  np.savez(tmp_path / 'd.npz', x_train=images[:100], y_train=labels[:100],
+           x_test=images[100:], y_test=labels[100:])
+  command = [sys.executable, '-m', 'icvae', 'train', '--model=imsat', '--dataset=custom',
+             f'--data={tmp_path / "d.npz"}', '--network=toy_networks:Trunk',
+             '--hidden_features=8', '--num_categories=3', '--batch_size=50', '--num_epochs=1',
+             f'--workdir={tmp_path / "run"}', '--progress=false']
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+  done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert json.loads((tmp_path / 'run' / 'config.json').read_text())['network'] == (
+      'toy_networks:Trunk')
+  missing = subprocess.run(command[:-1] + ['--network=not_a_module:Trunk',
+                                           f'--workdir={tmp_path / "other"}'],
+                           capture_output=True, text=True, timeout=300, env=env)
+  assert missing.returncode != 0 and 'cannot import it' in missing.stderr
+  assert not (tmp_path / 'other').exists()
