@@ -1,5 +1,5 @@
-"""Disentanglement metrics on a whole labelled dataset: the Mutual Information Gap (MIG) two
-ways, and the per-dimension code quantities of IMAE (`../shared/papers/imae-paper.txt`).
+"""The Mutual Information Gap (MIG) two ways on a whole labelled dataset, and the per-dimension
+code quantities of IMAE (`../shared/papers/imae-paper.txt`).
 
 Notation: N images x_n with ground-truth factors v = (v_1, ..., v_F), factor k taking the
 integer values 0..|V_k|-1; q(z|x_n) = N(mu_n, diag exp(logvar_n)) a factorial Gaussian code
