@@ -10,15 +10,19 @@ the vote of; the score is the share of votes it gets right, on the votes it was 
 and on fresh ones (disentanglement_lib: L = 64, 10,000 training and 5,000 evaluation votes,
 10,000 images for the variances).
 
-Choices kept from the reference: a code is active when its standard deviation is >= the
-pruning threshold (0 in the reference, so every code is); the vote is the index of the
-smallest ratio among the *active* codes, used as a column of the full (F, D) vote table.
+Choices kept from the reference: a code is active when its standard deviation over the data is
+>= 0.05 (the study's `prune_dims.threshold`; the function's own default is 0); the vote is the
+index of the smallest ratio among the *active* codes, used as a column of the full (F, D)
+vote table (so with a pruned code, votes land in the columns of the first active ones).
 """
 
 import numpy as np
 
 
-def active_codes(global_variances, threshold=0.0):
+PRUNE_THRESHOLD = 0.05  # disentanglement_lib's study configs (factor_vae_metric.gin)
+
+
+def active_codes(global_variances, threshold=PRUNE_THRESHOLD):
   """Which codes are active: sqrt(variance) >= threshold (the reference's `_prune_dims`)."""
   return np.sqrt(np.asarray(global_variances)) >= threshold
 
