@@ -183,3 +183,49 @@ def test_factor_vae_score_of_a_perfect_code():
                            random_state, variances, active)
   assert np.count_nonzero(train - np.diag(np.diag(train))) == 0  # only diagonal votes
   assert factor_vae.score(train, train)['train_accuracy'] == 1.0
+
+
+# --- The protocol: sampling from a factor source -------------------------------------------
+
+class _Source:
+  """Factors of SIZES observed as themselves (floats)."""
+  factor_sizes = SIZES
+
+  def sample_factors(self, num, random_state):
+    return _sample_factors(num, random_state)
+
+  def observe(self, factors, random_state):
+    return _observe(factors, random_state)
+
+
+def test_factor_codes_draw_in_the_references_order():
+  from icvae.disentanglement import suite
+  codes, factors = suite.factor_codes(_Source(), lambda x: 2 * x, 40, np.random.RandomState(3),
+                                      batch_size=16)
+  random_state = np.random.RandomState(3)  # batches of 16, 16 and 8, factor by factor
+  expected = np.concatenate([_sample_factors(n, random_state) for n in (16, 16, 8)])
+  np.testing.assert_array_equal(factors, expected)
+  np.testing.assert_array_equal(codes, 2.0 * expected)
+
+
+def test_the_suite_on_a_perfect_code_and_its_refusals():
+  from icvae.disentanglement import suite
+  small = {name: {k: (64 if k == 'batch_size' else 300) for k in sizes}
+           for name, sizes in suite.PROTOCOL.items()}
+  scores = suite.evaluate(_Source(), lambda x: x + 0.0, sizes=small)
+  assert set(scores) == set(suite.METRICS)
+  assert scores['beta_vae']['eval_accuracy'] == 1.0
+  assert scores['factor_vae']['eval_accuracy'] == 1.0
+  assert scores['factor_vae']['num_active_dims'] == 3
+  assert scores['dci']['disentanglement'] > 0.99 and scores['dci']['completeness'] > 0.99
+  assert scores['mig']['mig'] > 0.9 and scores['modularity_explicitness']['modularity'] > 0.9
+  assert abs(scores['unsupervised']['gaussian_total_correlation']) < 0.05
+  again = suite.evaluate(_Source(), lambda x: x + 0.0, metrics=('mig', 'sap'), sizes=small)
+  assert again['mig'] == scores['mig'] and again['sap'] == scores['sap']
+  # A collapsed code: no active code, FactorVAE's score is 0 as the reference's.
+  collapsed = suite.evaluate(_Source(), lambda x: np.zeros((len(x), 3)),
+                             metrics=('factor_vae',), sizes=small)
+  assert collapsed['factor_vae'] == {'train_accuracy': 0.0, 'eval_accuracy': 0.0,
+                                     'num_active_dims': 0}
+  with pytest.raises(ValueError, match=r"unknown metric\(s\) \['beta'\]"):
+    suite.evaluate(_Source(), lambda x: x, metrics=('beta',))

@@ -9,6 +9,7 @@ One module per metric:
 - `dci`: DCI disentanglement, completeness and informativeness (Eastwood & Williams 2018);
 - `sap`: the SAP score (Kumar et al. 2018);
 - `modularity`: modularity and explicitness (Ridgeway & Mozer 2018);
+- `suite`: the protocol: points drawn from a dataset with factors, encoded, scored (`evaluate`);
 - `unsupervised`: the Gaussian total correlation, the Wasserstein dependency and the mutual
   information of the codes (Locatello et al. 2019, section 5).
 
@@ -22,6 +23,7 @@ from icvae.disentanglement import factor_vae
 from icvae.disentanglement import mig
 from icvae.disentanglement import modularity
 from icvae.disentanglement import sap
+from icvae.disentanglement import suite
 from icvae.disentanglement import unsupervised
 from icvae.disentanglement.mig import categorical_factor_mutual_information
 from icvae.disentanglement.mig import check_factors
