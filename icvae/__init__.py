@@ -4,9 +4,11 @@ Layers, each importing only the ones above it in this list:
 - math and data: `likelihoods`, `priors`, `losses`, `information`, `disentanglement`, `vat`,
   `evaluation`, `metrics`, `settings` (pure); `idx` (the IDX files: sources, downloads,
   validation), `data` (the registry of datasets and their arrays), `dsprites` (draws
-  dSprites), `augment` (random transforms of image batches, in jit), `examples` (the one
-  rule for examples and labels), `tables` (CSV and Parquet), `files` (reads your own data),
-  `preparation` (a dataset as a run trains on it);
+  dSprites), `factor_data` (datasets with ground-truth factors, for the disentanglement
+  metrics), `augment` (random transforms of image batches, in jit), `examples` (the one
+  rule for examples and labels), `tables` (CSV and Parquet), `files` (reads your own
+  data), `preparation` (a dataset as a run trains on it), `plugins` (what the
+  registries share);
 - networks: `networks` (Flax NNX, one module per kind; `models`: the same names under the
   older module);
 - objectives: `objectives` (one module per model family, and the registry);
@@ -37,6 +39,7 @@ from icvae import tables
 from icvae import files
 from icvae import preparation
 from icvae import dsprites
+from icvae import factor_data
 from icvae import augment
 from icvae import models
 from icvae import networks

@@ -15,7 +15,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'icvae'
 LAYERS = (
     ('math and data', {'likelihoods', 'priors', 'losses', 'information', 'disentanglement',
                        'vat', 'evaluation', 'metrics', 'settings', 'idx', 'data', 'dsprites',
-                       'augment', 'examples', 'tables', 'files', 'preparation', 'plugins'}),
+                       'augment', 'examples', 'tables', 'files', 'preparation', 'plugins',
+                       'factor_data'}),
     ('networks', {'networks', 'models'}),
     ('objectives', {'objectives'}),
     ('training', {'config', 'workdir', 'train', 'checkpoints', 'inference', 'sweep'}),
