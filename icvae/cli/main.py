@@ -45,6 +45,9 @@ COMMANDS = {
                        'several trained models, side by side.'),
     'n2d': Command('icvae.cli.n2d', 'N2D on a trained run\'s code (z -> UMAP -> Gaussian '
                    'mixture), a clustering baseline; needs icvae[n2d].'),
+    'disentanglement': Command('icvae.cli.disentanglement', 'disentanglement_lib\'s metrics '
+                               '(BetaVAE, FactorVAE, DCI, SAP, modularity, MIG, ...) on a run '
+                               'of a dataset with factors.'),
     'cache': Command('icvae.cli.cache', 'Show the cache of your own data\'s arrays, or '
                      'empty it: icvae cache clear.'),
     'list-configs': Command('icvae.cli.main', 'The shipped flagfiles, by name, with what '

@@ -24,8 +24,11 @@ def importance_matrix(codes_train, factors_train, codes_test, factors_test, rand
   """(R (D, F) absolute importances, train accuracies (F,), test accuracies (F,)).
 
   One `sklearn.ensemble.GradientBoostingClassifier()` per factor with sklearn's defaults
-  (disentanglement_lib's `compute_importance_gbt`); `random_state` seeds each one, so the
-  result is a function of the arrays (the reference leaves it unseeded).
+  (disentanglement_lib's `compute_importance_gbt`). The reference leaves them unseeded, so
+  they draw from numpy's global random state one after the other; here one
+  `numpy.random.RandomState(random_state)` is shared by the F fits in the same way, so the
+  result is a function of the arrays and equals the reference's after
+  `np.random.seed(random_state)`.
   """
   from sklearn import ensemble
   codes_train, codes_test = np.asarray(codes_train), np.asarray(codes_test)
@@ -33,6 +36,8 @@ def importance_matrix(codes_train, factors_train, codes_test, factors_test, rand
   num_codes, num_factors = codes_train.shape[1], factors_train.shape[1]
   importance = np.zeros((num_codes, num_factors))
   train_accuracy, test_accuracy = [], []
+  if not isinstance(random_state, np.random.RandomState):
+    random_state = np.random.RandomState(random_state)
   for k in range(num_factors):
     model = ensemble.GradientBoostingClassifier(random_state=random_state)
     model.fit(codes_train, factors_train[:, k])

@@ -78,8 +78,16 @@ def modularity_explicitness(codes_train, factors_train, codes_test, factors_test
   factors_train, factors_test = np.asarray(factors_train), np.asarray(factors_test)
   train_normal, mean, std = normalize(codes_train)
   test_normal, _, _ = normalize(codes_test, mean, std)
-  scores = [explicitness_per_factor(train_normal, factors_train[:, k], test_normal,
-                                    factors_test[:, k]) for k in range(factors_train.shape[1])]
+  scores = []
+  for k in range(factors_train.shape[1]):
+    train_classes, test_classes = (np.unique(factors_train[:, k]),
+                                   np.unique(factors_test[:, k]))
+    if not np.array_equal(train_classes, test_classes):
+      raise ValueError(f'explicitness: factor {k} takes {len(train_classes)} values in the '
+                       f'training points and {len(test_classes)} in the test points; the '
+                       "reference's one-hot labels need the same: draw more points.")
+    scores.append(explicitness_per_factor(train_normal, factors_train[:, k], test_normal,
+                                          factors_test[:, k]))
   return {'modularity': modularity(mutual_information_matrix(codes_train, factors_train,
                                                               num_bins)),
           'explicitness_train': float(np.mean([s[0] for s in scores])),

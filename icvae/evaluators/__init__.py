@@ -42,3 +42,5 @@ from icvae.evaluators import bounds
 from icvae.evaluators import parzen
 from icvae.evaluators import disentanglement
 from icvae.evaluators import figures
+# Not a report section (minutes per run): `icvae disentanglement` runs it.
+from icvae.evaluators import disentanglement_suite
