@@ -103,9 +103,12 @@ def _split_codes(source, represent, random_state, num_train, num_test):
   return train[0], train[1], test[0], test[1]
 
 
-def dci_score(source, represent, random_state, num_train=10000, num_test=5000):
-  """`dci`'s scores (the importance matrix dropped)."""
-  scores = dci.dci(*_split_codes(source, represent, random_state, num_train, num_test))
+def dci_score(source, represent, random_state, num_train=10000, num_test=5000,
+              classifier_seed=0):
+  """`dci`'s scores (the importance matrix dropped); `classifier_seed` seeds the classifiers
+  (the reference's: numpy's global random state, `dci.importance_matrix`)."""
+  scores = dci.dci(*_split_codes(source, represent, random_state, num_train, num_test),
+                   random_state=classifier_seed)
   return {k: v for k, v in scores.items() if k != 'importance_matrix'}
 
 
