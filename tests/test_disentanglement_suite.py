@@ -109,6 +109,9 @@ def test_modularity_and_explicitness_of_a_perfect_code():
   scores = modularity.modularity_explicitness(train + 0.0, train, test + 0.0, test)
   assert scores['modularity'] > 0.9
   assert scores['explicitness_train'] > 0.9 and scores['explicitness_test'] > 0.9
+  collapsed = np.concatenate([train + 0.0, np.ones((2000, 1))], 1)
+  with pytest.raises(ValueError, match=r'code\(s\) \[3\] are constant'):
+    modularity.modularity_explicitness(collapsed, train, collapsed[:1000], test)
   normal, mean, std = modularity.normalize(train)
   np.testing.assert_allclose(normal.mean(0), 0, atol=1e-12)
   np.testing.assert_allclose(normal.std(0), 1)

@@ -76,6 +76,11 @@ def modularity_explicitness(codes_train, factors_train, codes_test, factors_test
     {'modularity', 'explicitness_train', 'explicitness_test'} floats.
   """
   factors_train, factors_test = np.asarray(factors_train), np.asarray(factors_test)
+  constant = np.flatnonzero(np.std(np.asarray(codes_train, np.float64), axis=0) == 0)
+  if constant.size:
+    raise ValueError(f'explicitness: code(s) {constant.tolist()} are constant over the '
+                     'training points (a collapsed dimension), which the standardisation '
+                     'divides by; score the other codes.')
   train_normal, mean, std = normalize(codes_train)
   test_normal, _, _ = normalize(codes_test, mean, std)
   scores = []
