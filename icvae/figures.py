@@ -168,7 +168,7 @@ def decode_mean(model, z, likelihood='bernoulli'):
   """
   likelihood = likelihoods.get(likelihood)
   z = jnp.asarray(z, jnp.float32)
-  means = np.asarray(likelihood.mean(model.decode(z, training=False)))
+  means = np.asarray(likelihood.mean(model.decode(z)))
   return means.reshape(*z.shape[:-1], -1)
 
 
@@ -213,7 +213,7 @@ def categorical_figures(out, model, config, dataset, key):
              'Samples from p(x|z), z ~ p(z|c) (decoded means)', [f'c = {c}' for c in range(k)])
   # Reconstructions: originals and the decoded mean of q(z|x, argmax c).
   x = jnp.asarray(data_lib.as_float(config.view(dataset.test_images[:20])))
-  posterior = model.encode(x, training=False)
+  posterior = model.encode(x)
   best = np.asarray(jnp.argmax(posterior.logits, -1))
   codes = np.asarray(posterior.mean)[np.arange(len(x)), best]
   recon = decode_mean(model, codes, likelihood)
@@ -237,7 +237,7 @@ def autoencoder_figures(out, model, config, dataset, key):
   _grid(config)(out / names['samples'], decode_mean(model, z, likelihood),
              'AAE samples: decoded z ~ N(0, I)')
   x = jnp.asarray(data_lib.as_float(config.view(dataset.test_images[:10])))
-  recon = decode_mean(model, model.embed(x, training=False), likelihood)
+  recon = decode_mean(model, model.embed(x), likelihood)
   names['reconstructions'] = 'reconstructions.png'
   grid, row_labels = _reconstruction_rows(x, recon)
   _grid(config)(out / names['reconstructions'], grid,
@@ -259,7 +259,7 @@ def joint_code_figures(out, model, config, dataset, key):
 
   def decode(y, z):
     y, z = jnp.asarray(y, jnp.float32), jnp.asarray(z, jnp.float32)
-    means = np.asarray(likelihood.mean(model.decode(y, z, training=False)))
+    means = np.asarray(likelihood.mean(model.decode(y, z)))
     return means.reshape(*z.shape[:-1], -1)
 
   names = {}
@@ -271,7 +271,7 @@ def joint_code_figures(out, model, config, dataset, key):
              [f'y = {c}' for c in range(k)])
   # IMAE Figure 2: each row starts from the code of a test image of that category.
   x = jnp.asarray(data_lib.as_float(config.view(dataset.test_images[:2000])))
-  posterior = model.encode(x, training=False)
+  posterior = model.encode(x)
   categories = np.asarray(jnp.argmax(posterior.logits, -1))
   means = np.asarray(posterior.mean)
   information_bound = np.asarray(information.gaussian_mutual_information_bound(

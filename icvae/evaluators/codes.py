@@ -36,7 +36,7 @@ def code_information(model, objective, images, batch_size, key):
 
   @jax.jit
   def batch_statistics(x, key):
-    posterior = model.encode(x, training=False)
+    posterior = model.encode(x)
     z = losses.reparameterize(key, posterior.mean, posterior.logvar)
     total_correlation, marginal_kl = information.aggregate_divergences(
         z, posterior.mean, posterior.logvar)

@@ -2,8 +2,6 @@
 --num_generated samples of the prior (`icvae.evaluation.information_cross_entropies`)
 ('information_cross_entropy')."""
 
-import functools
-
 from icvae import evaluation
 from icvae.evaluators import base
 
@@ -11,8 +9,7 @@ from icvae.evaluators import base
 def run(context):
   model = context.model
   yield 'information_cross_entropy', evaluation.information_cross_entropies(
-      context.key('info'), functools.partial(model.decode, training=False),
-      functools.partial(model.classify, training=False), model.prior_means(),
+      context.key('info'), model.decode, model.classify, model.prior_means(),
       context.options.num_generated, context.config.likelihood)
 
 

@@ -61,7 +61,7 @@ def disentanglement_report(model, config, dataset, key, options):
   labels = np.asarray(dataset.train_labels)[rows]
   discrete = [f for f in range(classes.shape[1]) if np.array_equal(classes[:, f], labels)]
   continuous = [f for f in range(classes.shape[1]) if f not in discrete]
-  encode = jax.jit(lambda x: model.encode(data_lib.as_float(x), training=False))
+  encode = jax.jit(lambda x: model.encode(data_lib.as_float(x)))
   size = config.eval_batch_size
   outputs = []
   with base.progress_bar(len(rows), 'encoding the factor grid') as bar:
