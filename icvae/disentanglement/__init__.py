@@ -30,6 +30,7 @@ from icvae.disentanglement.mig import check_factors
 from icvae.disentanglement.mig import code_quantities
 from icvae.disentanglement.mig import conditional_entropies
 from icvae.disentanglement.mig import discrete_mutual_information
+from icvae.disentanglement.mig import discrete_mutual_information_matrix
 from icvae.disentanglement.mig import factor_groups
 from icvae.disentanglement.mig import histogram_discretize
 from icvae.disentanglement.mig import marginal_entropies

@@ -373,6 +373,13 @@ def discrete_mutual_information(labels_a, labels_b):
   return max(0.0, float(np.sum(joint[nonzero] * np.log(joint[nonzero] / outer[nonzero]))))
 
 
+def discrete_mutual_information_matrix(columns_a, columns_b):
+  """m[i, j] = plug-in I(a_i; b_j) (`discrete_mutual_information`) of the columns of (N, A)
+  and (N, B) label arrays: (A, B) nats (disentanglement_lib's `utils.discrete_mutual_info`)."""
+  return np.array([[discrete_mutual_information(a, b) for b in np.asarray(columns_b).T]
+                   for a in np.asarray(columns_a).T])
+
+
 def mig_histogram(codes, factors, num_bins=20):
   """disentanglement_lib's MIG (`evaluation/metrics/mig.py`, `_compute_mig`).
 
@@ -395,8 +402,7 @@ def mig_histogram(codes, factors, num_bins=20):
     raise ValueError(f'codes (P, D) and factors (P, F) must have the same rows, got '
                      f'{codes.shape} and {factors.shape}')
   binned = histogram_discretize(codes, num_bins)
-  mutual_information = np.array([[discrete_mutual_information(factor, code)
-                                  for code in binned.T] for factor in factors.T])
+  mutual_information = discrete_mutual_information_matrix(factors, binned)
   entropies = np.array([discrete_mutual_information(factor, factor) for factor in factors.T])
   if np.any(entropies == 0):
     raise ValueError(f'factor(s) {np.flatnonzero(entropies == 0).tolist()} take one value '

@@ -23,10 +23,8 @@ from icvae.disentanglement import mig
 
 def mutual_information_matrix(codes, factors, num_bins=20):
   """m (D, F): plug-in I(bin(c_j); v_k) in nats."""
-  binned = mig.histogram_discretize(codes, num_bins)
-  factors = np.asarray(factors)
-  return np.array([[mig.discrete_mutual_information(code, factor) for factor in factors.T]
-                   for code in binned.T])
+  return mig.discrete_mutual_information_matrix(mig.histogram_discretize(codes, num_bins),
+                                                factors)
 
 
 def modularity(mutual_information):
