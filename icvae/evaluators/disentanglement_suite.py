@@ -6,7 +6,6 @@ scored at the study's sizes. `score_run` writes eval/disentanglement.json.
 """
 
 import json
-import math
 import pathlib
 import time
 
@@ -46,8 +45,9 @@ def representation(loaded):
   def code_mean(x):
     return objective.continuous_code(model, x)[0]
 
+  viewed = config.view(np.zeros((1, *config.image_shape), np.float32))  # flat or sequence
   if jax.eval_shape(lambda x: objective.continuous_code(model, x),
-                    jax.ShapeDtypeStruct((1, math.prod(config.image_shape)), np.float32)) is None:
+                    jax.ShapeDtypeStruct(viewed.shape, np.float32)) is None:
     raise ValueError(f'--model={config.model} has no continuous code to score.')
 
   def represent(observations):
